@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make demo   -> runs the main job (the CUBA quickstart) into out/quickstart
+#   make test   -> runs the test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OUT    ?= out/quickstart
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned, so that nothing pulls a CUDA build
+	$(PY) -m pip install -q -c constraints.txt torch
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+.PHONY: install demo test bench-install
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/spiking run quickstart --out $(OUT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# Peers for benchmarks/ (brian2, nest-simulator, snntorch, norse, spikingjelly).
+bench-install: $(VENV)/.installed
+	$(PY) -m pip install -q -c constraints.txt -r requirements-bench.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -c constraints.txt norse==1.1.0 spikingjelly==2.0.0

@@ -1,0 +1,1 @@
+"""Named, runnable experiments (``spiking run NAME``), installed as ``spiking.experiments``."""

@@ -1,0 +1,4 @@
+"""Modelled neuromorphic hardware (crossbar, SpiNNaker, energy): not built yet.
+
+Installed as ``spiking.hardware``; reads the network description and the engines' activity ledger.
+"""

@@ -1,0 +1,312 @@
+"""The event-driven engine (numba): runs a :class:`~spiking.network.Network` and returns a
+:class:`~spiking.recording.Recording`.
+
+Two modes:
+
+* ``"clock"`` (default): fixed step ``net.dt``; every neuron model; per-delay ring buffers.
+* ``"exact"``: continuous time, for networks whose neurons are all delta-synapse ``LIF``/``IF``
+  with a sub-threshold resting drive; a neuron is updated only when an event reaches it, so the
+  cost follows the events (suited to sparse sensor streams with microsecond timestamps).
+  Delays are the projections' steps times ``dt``; source spike times are used as given.
+
+In clock mode spike-source times are placed on the grid at ``round(t / dt)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..models.neurons import COEF, KIND_SOURCE, LIF, N_COEF
+from ..network import Network
+from ..recording import ActivityLedger, Recording, SpikeTrains
+from . import kernels
+
+_CHUNK_WORK = 20_000_000   # neuron-steps per kernel call when a progress bar is shown
+_PROGRESS_WORK = 200_000_000
+
+
+class EventEngine:
+    """A network flattened once into arrays; ``run`` may be called many times.
+
+    Each run starts from the network's initial state: nothing carries over between runs.
+    """
+
+    def __init__(self, net: Network, mode: str = "clock"):
+        if mode not in ("clock", "exact"):
+            raise ValueError(f"mode={mode!r}: expected 'clock' or 'exact'")
+        net.validate()
+        for proj in net.projections:
+            if proj.plasticity is not None:
+                raise NotImplementedError(
+                    f"projection {proj.name!r} has plasticity {type(proj.plasticity).__name__}: "
+                    "the event engine does not run plastic projections yet")
+        self.net = net
+        self.mode = mode
+        self.dt = net.dt
+        pops = list(net.populations.values())
+        self.pops = pops
+        sizes = np.array([p.size for p in pops], dtype=np.int64)
+        self.offset = dict(zip((p.name for p in pops), np.concatenate([[0], np.cumsum(sizes)[:-1]]).tolist()))
+        self.n_total = int(sizes.sum())
+        self.pop_start = np.array([self.offset[p.name] for p in pops], dtype=np.int64)
+        self.pop_stop = self.pop_start + sizes
+        self.pop_kind = np.array([KIND_SOURCE if p.is_source else p.model.kind for p in pops], dtype=np.int64)
+        self.coef = np.zeros((len(pops), N_COEF))
+        self.kind_of = np.full(self.n_total, KIND_SOURCE, dtype=np.int64)
+        self.in_scale = np.ones((self.n_total, 2))
+        for k, p in enumerate(pops):
+            self.kind_of[self.pop_start[k]:self.pop_stop[k]] = self.pop_kind[k]
+            if not p.is_source:
+                self.coef[k] = p.model.coefficients(self.dt)
+                self.in_scale[self.pop_start[k]:self.pop_stop[k]] = self.coef[k, [COEF["in_scale_e"], COEF["in_scale_i"]]]
+        if mode == "exact":
+            self._check_exact()
+        self._build_synapses()
+
+    def _check_exact(self):
+        for p in self.pops:
+            if p.is_source:
+                continue
+            if not isinstance(p.model, LIF):
+                raise ValueError(f"population {p.name!r} uses {type(p.model).__name__}: exact event-driven mode "
+                                 "supports delta-synapse LIF/IF only; use mode='clock'")
+            vinf = p.model.v_infinity()
+            if not vinf < p.model.v_th:
+                raise ValueError(f"population {p.name!r}: resting drive reaches v={vinf} >= v_th={p.model.v_th}; "
+                                 "exact mode needs neurons that fire only on input events (use mode='clock')")
+
+    def _build_synapses(self):
+        net = self.net
+        pre, post, w, d, rec, proj_id = [], [], [], [], [], []
+        for k, proj in enumerate(net.projections):
+            pre.append(proj.pre_idx + self.offset[proj.pre])
+            post.append(proj.post_idx + self.offset[proj.post])
+            w.append(proj.weight)
+            d.append(proj.delay)
+            r = 0 if proj.receptor == "excitatory" else 1
+            rec.append(np.full(proj.size, r, dtype=np.int64))
+            proj_id.append(np.full(proj.size, k, dtype=np.int64))
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+        pre, post = cat(pre, np.int64), cat(post, np.int64)
+        w, d = cat(w, np.float64), cat(d, np.int64)
+        rec, proj_id = cat(rec, np.int64), cat(proj_id, np.int64)
+        nonzero = w > 0  # a zero weight has no effect; dropping it keeps delivery bookkeeping exact
+        pre, post, w, d, rec, proj_id = pre[nonzero], post[nonzero], w[nonzero], d[nonzero], rec[nonzero], proj_id[nonzero]
+        order = np.argsort(pre, kind="stable")
+        self.syn_pre = pre[order]
+        self.syn_post = post[order]
+        self.syn_w = w[order]
+        self.syn_delay = d[order]
+        self.syn_rec = rec[order]
+        self.syn_proj = proj_id[order]
+        self.syn_ptr = np.zeros(self.n_total + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.syn_pre, minlength=self.n_total), out=self.syn_ptr[1:])
+        self.max_delay = int(self.syn_delay.max()) if self.syn_delay.size else 1
+        # entry of each synapse within one [receptor, neuron] slot of the ring buffer
+        self.syn_target = self.syn_rec * self.n_total + self.syn_post
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _source_spikes(self, duration: float, rng):
+        times, ids = [], []
+        for p in self.pops:
+            if p.is_source:
+                t, i = p.model.draw(p.size, duration, rng)
+                times.append(np.asarray(t, dtype=np.float64))
+                ids.append(np.asarray(i, dtype=np.int64) + self.offset[p.name])
+        if not times:
+            return np.zeros(0), np.zeros(0, np.int64)
+        t = np.concatenate(times)
+        i = np.concatenate(ids)
+        order = np.argsort(t, kind="stable")
+        return t[order], i[order]
+
+    def _initial_state(self):
+        v = np.zeros(self.n_total)
+        ie = np.zeros(self.n_total)
+        ii = np.zeros(self.n_total)
+        for p in self.pops:
+            if p.is_source:
+                continue
+            a = self.offset[p.name]
+            st = p.initial_state()
+            v[a:a + p.size] = st["v"]
+            if "i_e" in st:
+                ie[a:a + p.size] = st["i_e"]
+                ii[a:a + p.size] = st["i_i"]
+        return v, ie, ii
+
+    def _record_ids(self, record, record_ids):
+        record = dict(record or {})
+        record_ids = dict(record_ids or {})
+        gids, layout = [], []
+        for name, variables in record.items():
+            if name not in self.net.populations:
+                raise ValueError(f"record: population {name!r} not in the network")
+            pop = self.net.populations[name]
+            if pop.is_source:
+                raise ValueError(f"record: population {name!r} is a spike source and has no state")
+            variables = [variables] if isinstance(variables, str) else list(variables)
+            for var in variables:
+                if var not in pop.model.state_variables:
+                    raise ValueError(f"record: {name!r} has no state variable {var!r} (has {pop.model.state_variables})")
+            ids = np.arange(pop.size) if name not in record_ids else np.asarray(record_ids[name], dtype=np.int64).ravel()
+            if ids.size and (ids.min() < 0 or ids.max() >= pop.size):
+                raise ValueError(f"record_ids for {name!r}: expected ids in [0, {pop.size})")
+            layout.append((name, variables, ids, len(gids) and sum(g.size for g in gids)))
+            gids.append(ids + self.offset[name])
+        all_ids = np.concatenate(gids) if gids else np.zeros(0, np.int64)
+        return all_ids.astype(np.int64), layout
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, duration: float, *, rng=None, record=None, record_ids=None, progress=None) -> Recording:
+        """Simulate ``duration`` ms.
+
+        rng: ``np.random.Generator`` for Poisson sources (required when there are any);
+        record: {population: [state variables]} (clock mode); record_ids: {population: ids};
+        progress: show a progress bar (default: only for long runs).
+        """
+        duration = float(duration)
+        if not math.isfinite(duration) or duration <= 0:
+            raise ValueError(f"duration={duration}: expected a positive number of ms")
+        if self.mode == "exact":
+            if record:
+                raise ValueError("exact mode records spikes only: drop record= or use mode='clock'")
+            return self._run_exact(duration, rng, progress)
+        return self._run_clock(duration, rng, record, record_ids, progress)
+
+    def _run_clock(self, duration, rng, record, record_ids, progress):
+        dt = self.dt
+        n_steps = int(round(duration / dt))
+        src_t, src_i = self._source_spikes(duration, rng)
+        src_step = np.rint(src_t / dt).astype(np.int64)
+        keep = src_step < n_steps
+        src_step, src_i = src_step[keep], src_i[keep]
+        src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+        v, ie, ii = self._initial_state()
+        refr = np.zeros(self.n_total, dtype=np.int64)
+        buf = np.zeros((self.max_delay + 1, 2, self.n_total))
+        touched = np.zeros((self.max_delay + 1, 2 * self.n_total + 1), dtype=np.int64)
+        n_touched = np.zeros(self.max_delay + 1, dtype=np.int64)
+        rec_gids, layout = self._record_ids(record, record_ids)
+        n_rec = rec_gids.size
+        rows = n_steps if n_rec else 0
+        rec_v = np.zeros((rows, n_rec))
+        rec_ie = np.zeros((rows, n_rec))
+        rec_ii = np.zeros((rows, n_rec))
+        spike_count = np.zeros(self.n_total, dtype=np.int64)
+        cap = max(1 << 16, 2 * (self.n_total + src_i.size))
+        out_step = np.empty(cap, dtype=np.int64)
+        out_id = np.empty(cap, dtype=np.int64)
+        n_out = np.zeros(1, dtype=np.int64)
+        scratch = np.empty(self.n_total + max(1, int(np.diff(src_ptr).max(initial=0))), dtype=np.int64)
+        work = n_steps * max(self.n_total, 1)
+        chunk = n_steps if not (progress or (progress is None and work > _PROGRESS_WORK)) \
+            else max(1, _CHUNK_WORK // max(self.n_total, 1))
+        bar = _progress(n_steps, "simulating", unit="step") if chunk < n_steps else None
+        step = 0
+        while step < n_steps:
+            stop = min(n_steps, step + chunk)
+            reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
+                                        self.kind_of, self.in_scale, v, ie, ii, refr, buf, touched, n_touched,
+                                        self.syn_ptr, self.syn_delay, self.syn_target, self.syn_w,
+                                        src_ptr, src_i,
+                                        spike_count, out_step, out_id, n_out,
+                                        rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)
+            if reached < stop:  # spike output full: grow and continue where it stopped
+                out_step = np.concatenate([out_step, np.empty_like(out_step)])
+                out_id = np.concatenate([out_id, np.empty_like(out_id)])
+            if bar is not None:
+                bar.update(reached - step)
+            step = reached
+        if bar is not None:
+            bar.close()
+        m = int(n_out[0])
+        times = out_step[:m] * dt
+        ids = out_id[:m]
+        states = {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}
+        state, state_ids = {}, {}
+        for name, variables, ids_local, col0 in layout:
+            cols = slice(col0, col0 + ids_local.size)
+            state[name] = {var: states[var][:, cols].copy() for var in variables}
+            state_ids[name] = ids_local
+        updates = {p.name: (0 if p.is_source else p.size * n_steps) for p in self.pops}
+        return self._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock")
+
+    def _run_exact(self, duration, rng, progress):
+        dt = self.dt
+        pops = self.pops
+        pop_of = np.zeros(self.n_total, dtype=np.int64)
+        tau = np.full(len(pops), np.inf)
+        vinf = np.zeros(len(pops))
+        vreset = np.zeros(len(pops))
+        vth = np.full(len(pops), np.inf)
+        soft = np.zeros(len(pops), dtype=np.bool_)
+        tref = np.zeros(len(pops))
+        for k, p in enumerate(pops):
+            pop_of[self.pop_start[k]:self.pop_stop[k]] = k
+            if p.is_source:
+                continue
+            m = p.model
+            tau[k] = m.tau_m
+            vinf[k] = m.v_infinity() if not math.isinf(m.tau_m) else m.v_rest
+            vreset[k], vth[k] = m.v_reset, m.v_th
+            soft[k] = m.reset == "soft"
+            tref[k] = round(m.t_ref / dt) * dt
+        sign = np.where(self.syn_rec == 0, 1.0, -1.0)
+        w_signed = self.syn_w * sign
+        delay_ms = self.syn_delay * dt
+        src_t, src_i = self._source_spikes(duration, rng)
+        v, _, _ = self._initial_state()
+        last_t = np.zeros(self.n_total)
+        refr_until = np.full(self.n_total, -np.inf)
+        cap = 1 << 12
+        ht, hj, hw = np.empty(cap), np.empty(cap, np.int64), np.empty(cap)
+        hsize = np.zeros(1, np.int64)
+        out_t, out_id = np.empty(cap), np.empty(cap, np.int64)
+        n_out = np.zeros(1, np.int64)
+        src_pos = np.zeros(1, np.int64)
+        spike_count = np.zeros(self.n_total, np.int64)
+        update_count = np.zeros(self.n_total, np.int64)
+        n_chunks = 100 if (progress or (progress is None and src_t.size > 5_000_000)) else 1
+        bar = _progress(n_chunks, "simulating (exact)", unit="chunk") if n_chunks > 1 else None
+        for c in range(1, n_chunks + 1):
+            t_stop = duration * c / n_chunks
+            ht, hj, hw, out_t, out_id = kernels.exact_run(
+                t_stop, pop_of, tau, vinf, vreset, vth, soft, tref, v, last_t, refr_until,
+                self.syn_ptr, self.syn_post, w_signed, delay_ms, src_t, src_i, src_pos,
+                ht, hj, hw, hsize, spike_count, update_count, out_t, out_id, n_out)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        m = int(n_out[0])
+        updates = {p.name: int(update_count[self.pop_start[k]:self.pop_stop[k]].sum()) for k, p in enumerate(pops)}
+        return self._finish(duration, out_t[:m], out_id[:m], spike_count, updates, {}, {}, 0, "exact")
+
+    def _finish(self, duration, times, ids, spike_count, updates, state, state_ids, steps, mode):
+        spikes = {}
+        for k, p in enumerate(self.pops):
+            sel = (ids >= self.pop_start[k]) & (ids < self.pop_stop[k])
+            spikes[p.name] = SpikeTrains(times[sel].copy(), ids[sel] - self.pop_start[k], p.size)
+        # synaptic events per projection = sum over its synapses of the presynaptic spike count
+        events = np.bincount(self.syn_proj, weights=spike_count[self.syn_pre].astype(np.float64),
+                             minlength=len(self.net.projections))
+        ledger = ActivityLedger(
+            spikes={p.name: int(len(spikes[p.name])) for p in self.pops},
+            neuron_updates=updates,
+            synaptic_events={proj.name: int(round(events[k])) for k, proj in enumerate(self.net.projections)},
+            steps=steps, mode=mode)
+        return Recording(self.dt, duration, spikes, state, state_ids, ledger)
+
+
+def _progress(total, desc, unit):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)
+
+
+def simulate(net: Network, duration: float, *, mode: str = "clock", rng=None, record=None, record_ids=None,
+             progress=None) -> Recording:
+    """Simulate ``net`` for ``duration`` ms with the event engine (see :class:`EventEngine`)."""
+    return EventEngine(net, mode=mode).run(duration, rng=rng, record=record, record_ids=record_ids,
+                                           progress=progress)
