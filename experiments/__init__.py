@@ -1,1 +1,10 @@
-"""Named, runnable experiments (``spiking run NAME``), installed as ``spiking.experiments``."""
+"""Named, runnable experiments (``spiking run NAME``), installed as ``spiking.experiments``.
+
+Each experiment is a module with ``add_arguments(parser)`` and ``main(args) -> int``; the table
+below maps the command-line name to the module (imported only when that experiment runs).
+"""
+EXPERIMENTS = {
+    "quickstart": "spiking.experiments.quickstart",
+    "ca3-cam": "spiking.experiments.ca3_cam",
+    "ca3-capacity": "spiking.experiments.ca3_capacity",
+}

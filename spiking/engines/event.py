@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..models.neurons import COEF, KIND_SOURCE, LIF, N_COEF
+from ..models.neurons import KIND_SOURCE, LIF, N_COEF
 from ..network import Network
 from ..recording import ActivityLedger, Recording, SpikeTrains
 from . import kernels
@@ -36,11 +36,9 @@ class EventEngine:
         if mode not in ("clock", "exact"):
             raise ValueError(f"mode={mode!r}: expected 'clock' or 'exact'")
         net.validate()
-        for proj in net.projections:
-            if proj.plasticity is not None:
-                raise NotImplementedError(
-                    f"projection {proj.name!r} has plasticity {type(proj.plasticity).__name__}: "
-                    "the event engine does not run plastic projections yet")
+        self._plastic = any(proj.plasticity is not None for proj in net.projections)
+        if self._plastic and mode != "clock":
+            raise ValueError("plastic projections run in clock mode only: use mode='clock'")
         self.net = net
         self.mode = mode
         self.dt = net.dt
@@ -53,13 +51,9 @@ class EventEngine:
         self.pop_stop = self.pop_start + sizes
         self.pop_kind = np.array([KIND_SOURCE if p.is_source else p.model.kind for p in pops], dtype=np.int64)
         self.coef = np.zeros((len(pops), N_COEF))
-        self.kind_of = np.full(self.n_total, KIND_SOURCE, dtype=np.int64)
-        self.in_scale = np.ones((self.n_total, 2))
         for k, p in enumerate(pops):
-            self.kind_of[self.pop_start[k]:self.pop_stop[k]] = self.pop_kind[k]
             if not p.is_source:
                 self.coef[k] = p.model.coefficients(self.dt)
-                self.in_scale[self.pop_start[k]:self.pop_stop[k]] = self.coef[k, [COEF["in_scale_e"], COEF["in_scale_i"]]]
         if mode == "exact":
             self._check_exact()
         self._build_synapses()
@@ -103,8 +97,9 @@ class EventEngine:
         self.syn_ptr = np.zeros(self.n_total + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.syn_pre, minlength=self.n_total), out=self.syn_ptr[1:])
         self.max_delay = int(self.syn_delay.max()) if self.syn_delay.size else 1
-        # entry of each synapse within one [receptor, neuron] slot of the ring buffer
-        self.syn_target = self.syn_rec * self.n_total + self.syn_post
+        # entry of each synapse in the flattened [slot, receptor, neuron] ring buffer,
+        # relative to the slot being delivered from
+        self.syn_off = (self.syn_delay * 2 + self.syn_rec) * self.n_total + self.syn_post
 
     # -- inputs -------------------------------------------------------------------------------
     def _source_spikes(self, duration: float, rng):
@@ -176,6 +171,9 @@ class EventEngine:
         return self._run_clock(duration, rng, record, record_ids, progress)
 
     def _run_clock(self, duration, rng, record, record_ids, progress):
+        if self._plastic:  # plastic projections: the kernel of spiking.engines.plastic
+            from .plastic import run_clock_plastic
+            return run_clock_plastic(self, duration, rng, record, record_ids, progress)
         dt = self.dt
         n_steps = int(round(duration / dt))
         src_t, src_i = self._source_spikes(duration, rng)
@@ -184,10 +182,8 @@ class EventEngine:
         src_step, src_i = src_step[keep], src_i[keep]
         src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
         v, ie, ii = self._initial_state()
-        refr = np.zeros(self.n_total, dtype=np.int64)
+        refr = np.zeros(self.n_total, dtype=np.int32)
         buf = np.zeros((self.max_delay + 1, 2, self.n_total))
-        touched = np.zeros((self.max_delay + 1, 2 * self.n_total + 1), dtype=np.int64)
-        n_touched = np.zeros(self.max_delay + 1, dtype=np.int64)
         rec_gids, layout = self._record_ids(record, record_ids)
         n_rec = rec_gids.size
         rows = n_steps if n_rec else 0
@@ -208,8 +204,8 @@ class EventEngine:
         while step < n_steps:
             stop = min(n_steps, step + chunk)
             reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
-                                        self.kind_of, self.in_scale, v, ie, ii, refr, buf, touched, n_touched,
-                                        self.syn_ptr, self.syn_delay, self.syn_target, self.syn_w,
+                                        v, ie, ii, refr, buf,
+                                        self.syn_ptr, self.syn_off, self.syn_w,
                                         src_ptr, src_i,
                                         spike_count, out_step, out_id, n_out,
                                         rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models.neurons import COEF, KIND_DELTA, KIND_EXP_NEST, KIND_EXP_SPINNAKER
+from ..models.neurons import COEF, KIND_DELTA, KIND_EXP_NEST
 
 _P22, _DRIVE = COEF["p22"], COEF["drive"]
 _P11E, _P11I, _P21E, _P21I = COEF["p11e"], COEF["p11i"], COEF["p21e"], COEF["p21i"]
@@ -26,28 +26,31 @@ _SOFT, _REF = COEF["soft_reset"], COEF["ref_steps"]
 _SCALE_E, _SCALE_I, _RM, _IOFF = COEF["in_scale_e"], COEF["in_scale_i"], COEF["r_m"], COEF["i_offset"]
 
 
-# Refractory counter convention: at the start of a step a neuron is refractory iff refr > 0.
-# Every update writes refr - 1 without clamping, so after the update refr < 0 means "integrating
-# this step" (the input phase needs that) and a spike sets refr = ref_steps.
+# Refractory counter: a neuron integrates in a step iff refr <= 0 at the step's start; each
+# update writes max(refr - 1, -1) (a select, so the loops stay branch-free and vectorise); after the
+# update refr < 0 means "integrated this step"; a spike sets refr = ref_steps.
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _update_leak(v, refr, c):
-    """Delta-synapse LIF: decay and constant drive; input is added afterwards (input phase)."""
+def _update_delta(v, refr, be, bi, c):
+    """Delta-synapse LIF (NEST iaf_psc_delta): decay, drive and this step's input jumps;
+    refractory neurons hold v and discard their input."""
     p22 = c[_P22]
     drive = c[_DRIVE]
     vrest = c[_VREST]
     for j in range(v.shape[0]):
         r = refr[j]
         vo = v[j]
-        vn = vrest + (vo - vrest) * p22 + drive
-        v[j] = vn if r <= 0 else vo   # refractory neurons hold v
-        refr[j] = r - 1
+        vn = vrest + (vo - vrest) * p22 + drive + be[j] - bi[j]
+        v[j] = vn if r <= 0 else vo
+        refr[j] = r - 1 if r > 0 else -1
+        be[j] = 0.0
+        bi[j] = 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _update_exp_nest(v, ie, ii, refr, c):
-    """NEST iaf_psc_exp: membrane from the old currents, then the currents decay (this step's
-    input is added to them afterwards, in the input phase)."""
+def _update_exp_nest(v, ie, ii, refr, be, bi, c):
+    """NEST iaf_psc_exp: membrane from the old currents, then the currents decay and take this
+    step's input."""
     p22 = c[_P22]
     drive = c[_DRIVE]
     vrest = c[_VREST]
@@ -62,140 +65,103 @@ def _update_exp_nest(v, ie, ii, refr, c):
         i = ii[j]
         vn = vrest + (vo - vrest) * p22 + p21e * e - p21i * i + drive
         v[j] = vn if r <= 0 else vo
-        refr[j] = r - 1
-        ie[j] = e * p11e
-        ii[j] = i * p11i
+        refr[j] = r - 1 if r > 0 else -1
+        ie[j] = e * p11e + be[j]
+        ii[j] = i * p11i + bi[j]
+        be[j] = 0.0
+        bi[j] = 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _update_exp_spinnaker(v, ie, ii, refr, c):
-    """sPyNNaker: this step's input is already in the currents (added before the update);
-    closed-form membrane with the current held over the step; then the currents decay (their
-    decay does not affect this step's threshold test, so it is folded in here)."""
+def _update_exp_spinnaker(v, ie, ii, refr, be, bi, c):
+    """sPyNNaker: scaled input joins the currents first; closed-form membrane with the current
+    held over the step; then the currents decay. (sPyNNaker decays after the threshold test; the
+    test does not read the currents, so the decay is folded in here.)"""
     p22 = c[_P22]
     vrest = c[_VREST]
     rm = c[_RM]
     ioff = c[_IOFF]
     p11e = c[_P11E]
     p11i = c[_P11I]
+    se = c[_SCALE_E]
+    si = c[_SCALE_I]
     for j in range(v.shape[0]):
-        e = ie[j]
-        i = ii[j]
+        e = ie[j] + be[j] * se
+        i = ii[j] + bi[j] * si
         r = refr[j]
         vo = v[j]
         vinf = vrest + rm * (e - i + ioff)
         vn = vinf + (vo - vinf) * p22
         v[j] = vn if r <= 0 else vo
-        refr[j] = r - 1
+        refr[j] = r - 1 if r > 0 else -1
         ie[j] = e * p11e
         ii[j] = i * p11i
+        be[j] = 0.0
+        bi[j] = 0.0
 
 
 @njit(cache=True, nogil=True)
 def _threshold(v, refr, c, offset, scratch, ns):
-    """Spike test (integrating neurons only), reset and refractory start; appends spiking
-    global ids to scratch."""
+    """Spike test, reset and refractory start; appends spiking global ids to scratch.
+    (A refractory neuron holds v below threshold, except after a soft reset from far above it,
+    hence the refr test, which runs only when v >= v_th.)"""
     vth = c[_VTH]
     vreset = c[_VRESET]
     soft = c[_SOFT] > 0.5
     jump = vth - vreset
-    ref = np.int64(c[_REF])
+    ref = np.int32(c[_REF])
     for j in range(v.shape[0]):
-        if v[j] >= vth and refr[j] < 0:
-            v[j] = v[j] - jump if soft else vreset
-            refr[j] = ref
-            scratch[ns] = offset + j
-            ns += 1
+        if v[j] >= vth:
+            if refr[j] < 0:
+                v[j] = v[j] - jump if soft else vreset
+                refr[j] = ref
+                scratch[ns] = offset + j
+                ns += 1
     return ns
 
 
 @njit(cache=True, nogil=True)
-def update_neurons(slot, pop_start, pop_stop, pop_kind, coef, kind_of, in_scale,
-                   v, ie, ii, refr, buf, touched, n_touched, scratch):
-    """One step of every neuron population; consumes ring-buffer slot ``slot``.
-
-    The ring buffer is dense (``buf[slot, receptor, neuron]``) but each slot also lists the
-    entries that received input (``touched``), so a step costs one pass over the neurons plus
-    the inputs that actually arrived, never a pass over the whole slot.
-    Returns the number of spiking neurons written to ``scratch``. Shared by all clock kernels.
-    """
-    n = v.shape[0]
-    flat = buf[slot].reshape(-1)
-    lst = touched[slot]
-    cnt = n_touched[slot]
-    # input phase A: sPyNNaker adds the (scaled) input to the currents before the update
-    for q in range(cnt):
-        f = lst[q]
-        j = f if f < n else f - n
-        if kind_of[j] == KIND_EXP_SPINNAKER:
-            if f < n:
-                ie[j] += flat[f] * in_scale[j, 0]
-            else:
-                ii[j] += flat[f] * in_scale[j, 1]
-    for p in range(pop_start.shape[0]):
-        kind = pop_kind[p]
-        a = pop_start[p]
-        b = pop_stop[p]
-        if kind == KIND_DELTA:
-            _update_leak(v[a:b], refr[a:b], coef[p])
-        elif kind == KIND_EXP_NEST:
-            _update_exp_nest(v[a:b], ie[a:b], ii[a:b], refr[a:b], coef[p])
-        elif kind == KIND_EXP_SPINNAKER:
-            _update_exp_spinnaker(v[a:b], ie[a:b], ii[a:b], refr[a:b], coef[p])
-    # input phase B: delta jumps (integrating neurons only) and NEST current input; clear slot
-    for q in range(cnt):
-        f = lst[q]
-        j = f if f < n else f - n
-        x = flat[f]
-        flat[f] = 0.0
-        k = kind_of[j]
-        if k == KIND_DELTA:
-            if refr[j] < 0:
-                v[j] += x if f < n else -x
-        elif k == KIND_EXP_NEST:
-            if f < n:
-                ie[j] += x
-            else:
-                ii[j] += x
-    n_touched[slot] = 0
+def update_neurons(slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, refr, buf, scratch):
+    """One step of every neuron population, reading (and clearing) ring-buffer slot ``slot``.
+    Returns the number of spiking neurons written to ``scratch``. Shared by all clock kernels."""
     ns = 0
     for p in range(pop_start.shape[0]):
-        if pop_kind[p] >= 0:
-            a = pop_start[p]
-            b = pop_stop[p]
-            ns = _threshold(v[a:b], refr[a:b], coef[p], a, scratch, ns)
+        kind = pop_kind[p]
+        if kind < 0:
+            continue
+        a = pop_start[p]
+        b = pop_stop[p]
+        c = coef[p]
+        be = buf[slot, 0, a:b]
+        bi = buf[slot, 1, a:b]
+        if kind == KIND_DELTA:
+            _update_delta(v[a:b], refr[a:b], be, bi, c)
+        elif kind == KIND_EXP_NEST:
+            _update_exp_nest(v[a:b], ie[a:b], ii[a:b], refr[a:b], be, bi, c)
+        else:
+            _update_exp_spinnaker(v[a:b], ie[a:b], ii[a:b], refr[a:b], be, bi, c)
+        ns = _threshold(v[a:b], refr[a:b], c, a, scratch, ns)
     return ns
 
 
 @njit(cache=True, nogil=True)
-def deliver(j, slot, syn_ptr, syn_delay, syn_target, syn_w, buf, touched, n_touched):
-    """Queue the synaptic events of a spike of unit ``j`` emitted in ring slot ``slot``.
-
-    ``syn_target[k] = receptor[k] * N + post[k]`` is synapse k's entry within a slot of the
-    ring buffer. Weights are > 0 (zero weights are dropped when the engine is built), so an entry
-    is listed in ``touched`` exactly when it turns non-zero.
-    """
-    n_slots = buf.shape[0]
-    slot_size = buf.shape[1] * buf.shape[2]
-    flat = buf.reshape(-1)
+def deliver(j, slot, syn_ptr, syn_off, syn_w, flat, slot_size):
+    """Add the synaptic events of a spike of unit ``j``, emitted in ring slot ``slot``, to the
+    ring buffer (flattened). ``syn_off[k] = delay[k] * 2N + receptor[k] * N + post[k]`` is
+    synapse k's entry relative to the current slot: one add per synapse."""
+    flat_size = flat.shape[0]
+    base = slot * slot_size
     for k in range(syn_ptr[j], syn_ptr[j + 1]):
-        s = slot + syn_delay[k]
-        if s >= n_slots:
-            s -= n_slots
-        f = syn_target[k]
-        g = s * slot_size + f
-        # branch-free append (an unpredictable branch here costs more than the store):
-        # the entry is always written, the count advances only on the first touch
-        x = flat[g]
-        touched[s, n_touched[s]] = f
-        n_touched[s] += x == 0.0
-        flat[g] = x + syn_w[k]
+        f = base + syn_off[k]
+        if f >= flat_size:
+            f -= flat_size
+        flat[f] += syn_w[k]
 
 
 @njit(cache=True, nogil=True)
-def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef, kind_of, in_scale,
-              v, ie, ii, refr, buf, touched, n_touched,
-              syn_ptr, syn_delay, syn_target, syn_w,
+def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
+              v, ie, ii, refr, buf,
+              syn_ptr, syn_off, syn_w,
               src_ptr, src_ids,
               spike_count, out_step, out_id, n_out,
               rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch):
@@ -205,13 +171,14 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef, kind_of, in_sca
     cap = out_step.shape[0]
     n_total = v.shape[0]
     n_rec = rec_ids.shape[0]
+    flat = buf.reshape(-1)
+    slot_size = 2 * n_total
     for step in range(step0, step1):
         n_src = src_ptr[step + 1] - src_ptr[step]
         if n_out[0] + n_total + n_src > cap:
             return step
         slot = step % n_slots
-        ns = update_neurons(slot, pop_start, pop_stop, pop_kind, coef, kind_of, in_scale,
-                            v, ie, ii, refr, buf, touched, n_touched, scratch)
+        ns = update_neurons(slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, refr, buf, scratch)
         for k in range(src_ptr[step], src_ptr[step + 1]):
             scratch[ns] = src_ids[k]
             ns += 1
@@ -222,7 +189,7 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef, kind_of, in_sca
             out_step[m] = step
             out_id[m] = j
             m += 1
-            deliver(j, slot, syn_ptr, syn_delay, syn_target, syn_w, buf, touched, n_touched)
+            deliver(j, slot, syn_ptr, syn_off, syn_w, flat, slot_size)
         n_out[0] = m
         if n_rec > 0:
             r = step - rec_step0
