@@ -5,6 +5,7 @@ below maps the command-line name to the module (imported only when that experime
 """
 EXPERIMENTS = {
     "quickstart": "spiking.experiments.quickstart",
+    "nmnist": "spiking.experiments.nmnist",
     "ca3-cam": "spiking.experiments.ca3_cam",
     "ca3-capacity": "spiking.experiments.ca3_capacity",
 }

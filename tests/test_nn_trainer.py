@@ -131,3 +131,33 @@ def test_recurrent_and_conv_models_train_with_every_strategy(strategy):
         r = tr.train_step(inp, y)
         assert torch.isfinite(torch.tensor(r["loss"]))
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_scheduler_is_stepped_per_batch_and_resumed(tmp_path):
+    """A per-batch learning-rate schedule survives an interruption: the resumed run ends with the
+    weights and the learning rate of the uninterrupted one."""
+    x, y = _toy()
+    loader = _loader(x, y)            # 4 batches per epoch
+
+    def trainer(out):
+        model = _model(seed=2)
+        opt = torch.optim.Adam(model.parameters(), 1e-2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=4 * len(loader))
+        return snn.Trainer(model, opt, "bptt", out_dir=out, progress=False, scheduler=sched)
+
+    full = trainer(tmp_path / "full")
+    full.fit(loader, 4)
+    assert full.scheduler.last_epoch == 4 * len(loader)
+    trainer(tmp_path / "part").fit(loader, 2)
+    resumed = trainer(tmp_path / "part")
+    resumed.fit(loader, 4, resume=True)
+    assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    # a checkpoint without scheduler state cannot resume a trainer that has one
+    model = _model(seed=2)
+    plain = snn.Trainer(model, torch.optim.Adam(model.parameters(), 1e-2), "bptt", out_dir=tmp_path / "plain",
+                        progress=False)
+    plain.fit(loader, 1)
+    with pytest.raises(ValueError, match="scheduler"):
+        trainer(tmp_path / "plain").load_checkpoint(tmp_path / "plain" / "checkpoint.pt")

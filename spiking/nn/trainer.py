@@ -47,14 +47,16 @@ class Trainer:
     ``loss(output[t], target)`` (default cross-entropy; the objective is its mean over time);
     ``time_first``: batches come as ``x[T, B, ...]`` (else ``x[B, T, ...]``, transposed here);
     ``out_dir``: where metrics and checkpoints go (None: nothing written); ``grad_clip``: max
-    gradient norm (None: no clipping); ``seed``: seeds the generator that draws SLTT-K's steps.
+    gradient norm (None: no clipping); ``seed``: seeds the generator that draws SLTT-K's steps;
+    ``scheduler``: a ``torch.optim.lr_scheduler`` stepped after every optimiser step (per batch),
+    saved in and restored from checkpoints.
     Accuracy is the argmax of the output averaged over time.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, strategy: str = "bptt", *,
                  k: int | None = None, chunk: int = 1, loss=None, out_dir=None, progress: bool = True,
                  time_first: bool = True, grad_clip: float | None = None, seed: int = 0,
-                 device=None, config: dict | None = None):
+                 device=None, config: dict | None = None, scheduler=None):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy={strategy!r}: expected one of {sorted(STRATEGIES)}")
         if strategy == "sltt-k" and (k is None or isinstance(k, bool) or not isinstance(k, int) or k < 1):
@@ -63,6 +65,7 @@ class Trainer:
             raise ValueError(f"chunk={chunk!r}: expected a positive integer")
         self.model = model
         self.optimizer = optimizer
+        self.scheduler = scheduler
         self.strategy = strategy
         self.k = k
         self.chunk = chunk
@@ -111,6 +114,8 @@ class Trainer:
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         return {"loss": loss, **self._correct(out, y)}
 
     @staticmethod
@@ -193,9 +198,12 @@ class Trainer:
         return self.out_dir / name
 
     def checkpoint(self) -> dict:
-        return {"state_dict": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "config": self.config(), "epoch": self.epoch, "metrics": self.history,
-                "rng": self.generator.get_state()}
+        ck = {"state_dict": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+              "config": self.config(), "epoch": self.epoch, "metrics": self.history,
+              "rng": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+        if self.scheduler is not None:
+            ck["scheduler"] = self.scheduler.state_dict()
+        return ck
 
     def save_checkpoint(self, path=None) -> Path:
         """``torch.save`` of :meth:`checkpoint` through a temporary file and ``os.replace``."""
@@ -223,4 +231,10 @@ class Trainer:
         self.history = list(ck.get("metrics", []))
         if "rng" in ck:
             self.generator.set_state(ck["rng"])
+        if "torch_rng" in ck:  # torch's global generator draws dropout masks and initialisations
+            torch.set_rng_state(ck["torch_rng"])
+        if self.scheduler is not None:
+            if "scheduler" not in ck:
+                raise ValueError(f"checkpoint {path} holds no scheduler state, but this trainer has a scheduler")
+            self.scheduler.load_state_dict(ck["scheduler"])
         return ck
