@@ -14,6 +14,9 @@ The connection list and the initial potentials are drawn once per size
 * ``nest``: ``iaf_psc_exp`` with C_m = tau_m (pF), so R = 1 GOhm and a weight of w pA moves the
   potential as our w nA through 1 MOhm (and Brian's w mV) do; ``local_num_threads = 2``;
   connected with ``nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec=...)`` from the arrays.
+  The worker runs with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see
+  :func:`worker_env`; NEST synchronises its threads every step here, and spinning threads on a
+  shared 2-core machine made it 100-200x slower).
 * ``brian2-cython`` and ``brian2-cpp_standalone``: the equations of Brian2's ``examples/CUBA.py``
   (``method="exact"``, threshold ``v > Vt``, reset ``v = Vr``, refractory 5 ms), connected with
   ``Synapses.connect(i=pre, j=post)``.
@@ -94,6 +97,7 @@ MEASUREMENT_NOTES = {
                   "brian2: Brian's own simulation-loop time (device._last_run_time)",
     "run_call_s": "brian2 only: wall time of run() (cython) or of the standalone binary",
     "compile_s": "spiking: first_run_s - simulate_s; brian2: code generation + compilation",
+    "nest_threads": "2 OpenMP threads (local_num_threads), OMP_WAIT_POLICY=PASSIVE unless set in the environment",
     "brian2_refractory": "Brian2 holds v for 49 steps after a spike with refractory=5 ms, NEST and "
                          "spiking for 50; hence Brian2's rates differ by a few per cent",
 }
@@ -182,7 +186,8 @@ class NestCuba:
 
         nest.set_verbosity("M_ERROR")
         self.nest = nest
-        return {"version": nest.__version__, "threads": NEST_THREADS}
+        return {"version": nest.__version__, "threads": NEST_THREADS,
+                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
 
     def measure(self) -> dict:
         nest, prm, conn = self.nest, self.conn.params, self.conn
@@ -431,6 +436,16 @@ def available(simulator: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
+def worker_env(simulator: str) -> dict:
+    """Environment of a peer's worker. NEST: OpenMP threads that wait passively (sleep) at
+    barriers unless OMP_WAIT_POLICY is set: with the default spin-waiting, 2 threads on 2 cores
+    that other work shares made nest.Run 100-200x slower (0.4 s -> 40-80 s at 4000 neurons), as
+    NEST synchronises its threads every min-delay (here every 0.1 ms step)."""
+    if simulator == "nest" and "OMP_WAIT_POLICY" not in os.environ:
+        return {"OMP_WAIT_POLICY": "PASSIVE"}
+    return {}
+
+
 def first_run(conn_path: Path, workdir: Path, duration_ms: float, cold_cache: bool) -> dict:
     """Our engine's first run in a fresh process (numba cache warm, or empty when ``cold_cache``)."""
     env = {}
@@ -482,7 +497,7 @@ def benchmark_size(n_neurons: int, simulators: list[str], args, tmp: Path, log) 
                 infos[name]["first_run_in_benchmark_s"] = time.perf_counter() - t0
             else:
                 log(f"  starting {name} worker ...")
-                runner = Worker(name, conn_path, tmp / f"{name}_{n_neurons}", args.duration)
+                runner = Worker(name, conn_path, tmp / f"{name}_{n_neurons}", args.duration, worker_env(name))
                 infos[name] = runner.wait_ready()
             runners[name] = runner
         except WorkerError as err:

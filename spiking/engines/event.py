@@ -97,9 +97,29 @@ class EventEngine:
         self.syn_ptr = np.zeros(self.n_total + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.syn_pre, minlength=self.n_total), out=self.syn_ptr[1:])
         self.max_delay = int(self.syn_delay.max()) if self.syn_delay.size else 1
+        # Ring buffer of max_delay slots: slot n % max_delay is read (and cleared) by the neuron
+        # update of step n before step n's spikes are delivered, so a delivery with the maximum
+        # delay can reuse it. (One slot for the common case of one-step delays.)
+        self.n_slots = self.max_delay
+        # per projection: its presynaptic units and their out-degrees (synaptic events of a run =
+        # spike counts of these units times their out-degrees, without a pass over all synapses)
+        self.proj_pre_degree = []
+        for k in range(len(net.projections)):
+            pre_k = self.syn_pre[self.syn_proj == k]   # sorted: the synapses are sorted by pre
+            starts = np.flatnonzero(np.diff(pre_k, prepend=-1))
+            self.proj_pre_degree.append((pre_k[starts], np.diff(starts, append=pre_k.size).astype(np.int64)))
+        # shared outgoing weight per unit (kernels.deliver_unit), NaN where a unit's weights differ
+        self.unit_w = np.full(self.n_total, np.nan)
+        starts = self.syn_ptr[:-1][np.diff(self.syn_ptr) > 0]
+        if starts.size:
+            first = np.repeat(self.syn_w[starts], np.diff(np.append(starts, self.syn_w.size)))
+            same = np.minimum.reduceat((self.syn_w == first).astype(np.int8), starts) > 0
+            self.unit_w[self.syn_pre[starts[same]]] = self.syn_w[starts[same]]
         # entry of each synapse in the flattened [slot, receptor, neuron] ring buffer,
         # relative to the slot being delivered from
         self.syn_off = (self.syn_delay * 2 + self.syn_rec) * self.n_total + self.syn_post
+        if self.syn_off.size and self.syn_off.max() <= np.iinfo(np.int32).max:
+            self.syn_off = self.syn_off.astype(np.int32)   # half the bytes streamed per delivery
 
     # -- inputs -------------------------------------------------------------------------------
     def _source_spikes(self, duration: float, rng):
@@ -182,8 +202,8 @@ class EventEngine:
         src_step, src_i = src_step[keep], src_i[keep]
         src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
         v, ie, ii = self._initial_state()
-        refr = np.zeros(self.n_total, dtype=np.int32)
-        buf = np.zeros((self.max_delay + 1, 2, self.n_total))
+        ref_end = kernels.new_refractory(self.n_total, n_steps, self.coef)
+        buf = np.zeros((self.n_slots, 2, self.n_total))
         rec_gids, layout = self._record_ids(record, record_ids)
         n_rec = rec_gids.size
         rows = n_steps if n_rec else 0
@@ -196,6 +216,8 @@ class EventEngine:
         out_id = np.empty(cap, dtype=np.int64)
         n_out = np.zeros(1, dtype=np.int64)
         scratch = np.empty(self.n_total + max(1, int(np.diff(src_ptr).max(initial=0))), dtype=np.int64)
+        touched = np.empty(2 * self.n_total + 1 if self.n_slots == 1 else 0, dtype=np.int64)
+        n_touched = np.zeros(1, dtype=np.int64)
         work = n_steps * max(self.n_total, 1)
         chunk = n_steps if not (progress or (progress is None and work > _PROGRESS_WORK)) \
             else max(1, _CHUNK_WORK // max(self.n_total, 1))
@@ -204,11 +226,11 @@ class EventEngine:
         while step < n_steps:
             stop = min(n_steps, step + chunk)
             reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
-                                        v, ie, ii, refr, buf,
-                                        self.syn_ptr, self.syn_off, self.syn_w,
+                                        v, ie, ii, ref_end, buf,
+                                        self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
                                         src_ptr, src_i,
                                         spike_count, out_step, out_id, n_out,
-                                        rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)
+                                        rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
             if reached < stop:  # spike output full: grow and continue where it stopped
                 out_step = np.concatenate([out_step, np.empty_like(out_step)])
                 out_id = np.concatenate([out_id, np.empty_like(out_id)])
@@ -286,12 +308,11 @@ class EventEngine:
             sel = (ids >= self.pop_start[k]) & (ids < self.pop_stop[k])
             spikes[p.name] = SpikeTrains(times[sel].copy(), ids[sel] - self.pop_start[k], p.size)
         # synaptic events per projection = sum over its synapses of the presynaptic spike count
-        events = np.bincount(self.syn_proj, weights=spike_count[self.syn_pre].astype(np.float64),
-                             minlength=len(self.net.projections))
+        events = [int(spike_count[units] @ degree) for units, degree in self.proj_pre_degree]
         ledger = ActivityLedger(
             spikes={p.name: int(len(spikes[p.name])) for p in self.pops},
             neuron_updates=updates,
-            synaptic_events={proj.name: int(round(events[k])) for k, proj in enumerate(self.net.projections)},
+            synaptic_events={proj.name: events[k] for k, proj in enumerate(self.net.projections)},
             steps=steps, mode=mode)
         return Recording(self.dt, duration, spikes, state, state_ids, ledger)
 

@@ -39,7 +39,7 @@ from numba import njit
 
 from ..plasticity import PairSTDP
 from ..recording import Recording
-from .kernels import deliver, update_neurons
+from .kernels import deliver, new_refractory, update_neurons
 
 # columns of the rule table handed to the kernel (one row per plastic projection)
 R_TAU_P, R_TAU_M, R_A_P, R_A_M, R_W_MIN, R_W_MAX = 0, 1, 2, 3, 4, 5
@@ -201,7 +201,7 @@ def _update_synapse(k, step, dt, r, t_last, x_last, shift, q_last_e, ev_t, ev_y,
 
 @njit(cache=True, nogil=True)
 def plastic_clock_run(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
-                      v, ie, ii, refr, buf,
+                      v, ie, ii, ref_end, buf,
                       syn_ptr, syn_off, syn_w,
                       seg_ptr, seg_proj, seg_syn_ptr, seg_last_t, seg_last_x, seg_x_step, seg_x_now,
                       ps_off, ps_w, ps_q, ps_shift, ps_seg,
@@ -227,7 +227,8 @@ def plastic_clock_run(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
         if n_ev[0] + n_q_slots > ev_t.shape[0]:
             return step
         slot = step % n_slots
-        ns = update_neurons(slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, refr, buf, scratch)
+        ns = update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch)
+        buf[slot] = 0.0
         for k in range(src_ptr[step], src_ptr[step + 1]):
             scratch[ns] = src_ids[k]
             ns += 1
@@ -429,7 +430,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
     src_step, src_i = src_step[keep], src_i[keep]
     src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
     v, ie, ii = engine._initial_state()
-    refr = np.zeros(n_total, dtype=np.int32)
+    ref_end = new_refractory(n_total, n_steps, engine.coef)
     buf = np.zeros((ps.max_delay + 1, 2, n_total))
     rec_gids, layout = engine._record_ids(record, record_ids)
     n_rec = rec_gids.size
@@ -483,7 +484,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
             win = np.empty(ev_t.size, dtype=np.int64)
         reached = plastic_clock_run(
             step, stop, dt, engine.pop_start, engine.pop_stop, engine.pop_kind, engine.coef,
-            v, ie, ii, refr, buf,
+            v, ie, ii, ref_end, buf,
             ps.syn_ptr, ps.syn_off, ps.syn_w,
             ps.seg_ptr, ps.seg_proj, ps.seg_syn_ptr, seg_last_t, seg_last_x, seg_x_step, seg_x_now,
             ps.ps_off, ps_w, ps.ps_q, ps.ps_shift, ps.ps_seg,
