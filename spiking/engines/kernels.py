@@ -5,7 +5,7 @@ Both kernels read the per-population coefficient rows that the neuron declaratio
 so the equations' constants live in one place.
 
 ``clock_run``: fixed-step simulation; spikes are delivered through a ring buffer of
-``L = max_delay + 1`` slots per receptor and neuron, so delivery costs spikes x fan-out.
+``L = max_delay`` slots per receptor and neuron, so delivery costs spikes x fan-out.
 ``exact_run``: continuous-time event-driven simulation of delta-synapse LIF/IF neurons; a binary
 heap orders synaptic events and a neuron is touched only when an event reaches it, with the
 analytic decay since its last update.
@@ -38,16 +38,21 @@ _SCALE_E, _SCALE_I, _RM, _IOFF = COEF["in_scale_e"], COEF["in_scale_i"], COEF["r
 # a refractory neuron holds v below threshold, except after a soft reset from far above it). So
 # spikes are listed in the order of a separate full threshold pass, and v is read from L1.
 #
-# The held value is written back with an unconditional store of a select; the candidate count
-# uses the selected value, which keeps LLVM from turning the store into a masked store
-# (vmaskmovpd, microcoded and slow on AMD cores). Loop indices are unsigned so that numba emits
-# no negative-index wraparound, which would stop the loops from vectorising.
+# A refractory neuron's v is written back as ``vo + 0.0`` (the same value; -0.0 becomes +0.0),
+# an unconditional store of a select: storing ``vo`` itself lets LLVM turn the store into a masked
+# store (vmaskmovpd, microcoded and slow on AMD cores; it made the old kernel ~25 % slower).
+# ``_FASTMATH`` leaves out "nsz" so that ``+ 0.0`` is not folded away. Loop indices are unsigned
+# so that numba emits no negative-index wraparound, which would stop the loops from vectorising.
 
 _BLOCK = 256
 
-# fastmath without reassociation: the sums are evaluated in the order written (with fused
-# multiply-adds), independent of how LLVM vectorises or splits a loop. The orders written are the
-# ones LLVM chose under full fastmath for the earlier kernels, so results are bit-identical to them.
+# fastmath without reassociation (and without "nsz", see above): the sums are evaluated in the
+# order written, with fused multiply-adds, whatever LLVM does to the loop. The orders written are
+# the ones LLVM chose under full fastmath for the vectorised body of the earlier kernels, so the
+# results are bit-identical to them. (Under full fastmath the earlier delta-synapse kernel summed
+# in another order in its scalar remainder loop, i.e. for the last few neurons of a population:
+# there v now differs from before in the last bit; the sPyNNaker and NEST-order kernels had one
+# order and are unchanged.)
 _FASTMATH = {"nnan", "ninf", "arcp", "contract", "afn"}
 
 
