@@ -239,14 +239,19 @@ class EventEngine:
             step = reached
         if bar is not None:
             bar.close()
+        return self._finish_clock(duration, n_steps, out_step, out_id, n_out, spike_count,
+                                  {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}, layout)
+
+    def _finish_clock(self, duration, n_steps, out_step, out_id, n_out, spike_count, rec_states, layout):
+        """The Recording of a clock-mode run (shared with the plastic kernel's run): trims the spike
+        output, slices the recorded state columns into per-population dicts, counts updates."""
         m = int(n_out[0])
-        times = out_step[:m] * dt
+        times = out_step[:m] * self.dt
         ids = out_id[:m]
-        states = {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}
         state, state_ids = {}, {}
         for name, variables, ids_local, col0 in layout:
             cols = slice(col0, col0 + ids_local.size)
-            state[name] = {var: states[var][:, cols].copy() for var in variables}
+            state[name] = {var: rec_states[var][:, cols].copy() for var in variables}
             state_ids[name] = ids_local
         updates = {p.name: (0 if p.is_source else p.size * n_steps) for p in self.pops}
         return self._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock")

@@ -508,17 +508,8 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
         step = reached
     if bar is not None:
         bar.close()
-    m = int(n_out[0])
-    times = out_step[:m] * dt
-    ids = out_id[:m]
-    states = {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}
-    state, state_ids = {}, {}
-    for name, variables, ids_local, col0 in layout:
-        cols = slice(col0, col0 + ids_local.size)
-        state[name] = {var: states[var][:, cols].copy() for var in variables}
-        state_ids[name] = ids_local
-    updates = {p.name: (0 if p.is_source else p.size * n_steps) for p in engine.pops}
-    rec = engine._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock")
+    rec = engine._finish_clock(duration, n_steps, out_step, out_id, n_out, spike_count,
+                               {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}, layout)
     # plastic projections: every synapse carries every presynaptic spike (its weight may change)
     for p, k in enumerate(ps.proj_ids):
         proj = engine.net.projections[k]
