@@ -160,8 +160,11 @@ class SHD:
         """The spikes of sample ``index`` as a structured array of :data:`SPIKE_DTYPE`."""
         index = check_index(index, len(self), self)
         _, times, units = self._datasets()
-        seconds = np.asarray(times[index], dtype=np.float64)  # float16 on disk: widen first
-        channels = np.asarray(units[index])
+        try:
+            seconds = np.asarray(times[index], dtype=np.float64)  # float16 on disk: widen first
+            channels = np.asarray(units[index])
+        except OSError as exc:  # damaged chunks inside a file whose index was readable
+            raise DataFormatError(f"{self.path}: sample {index} cannot be read ({exc}); the file is corrupt") from exc
         if seconds.shape != channels.shape:
             raise DataFormatError(
                 f"{self.path}: sample {index} has {seconds.size} spike times but {channels.size} units; "

@@ -46,7 +46,8 @@ def run(out: Path, seed: int = 1, n_neurons: int = 4000, duration: float = 1000.
         "mean_rate_hz": float(rates.mean()),
         "mean_rate_exc_hz": float(rates[exc].mean()),
         "mean_rate_inh_hz": float(rates[~exc].mean()),
-        "isi_cv_mean": float(np.nanmean(cv)),
+        # null (not NaN, which is not JSON) when no neuron fired the 3 spikes a CV needs
+        "isi_cv_mean": float(np.nanmean(cv)) if np.isfinite(cv).any() else None,
         "neurons_with_cv": int(np.isfinite(cv).sum()),
         "build_s": build_s,
         "simulate_s": sim_s,
@@ -55,7 +56,7 @@ def run(out: Path, seed: int = 1, n_neurons: int = 4000, duration: float = 1000.
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rec.save(out / "recording.h5")
-    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False))
     _raster(spikes, rec, duration, out / "raster.png", params.n_exc)
     return metrics
 
@@ -87,7 +88,8 @@ def main(args) -> int:
     print(f"CUBA network: {m['network']['n_neurons']} neurons, {m['network']['n_synapses']} synapses, "
           f"{m['network']['duration_ms']:g} ms at dt = {m['network']['dt_ms']} ms")
     print(f"mean rate {m['mean_rate_hz']:.2f} Hz (exc {m['mean_rate_exc_hz']:.2f}, inh {m['mean_rate_inh_hz']:.2f}); "
-          f"mean ISI CV {m['isi_cv_mean']:.3f} over {m['neurons_with_cv']} neurons")
+          + (f"mean ISI CV {m['isi_cv_mean']:.3f} over {m['neurons_with_cv']} neurons" if m["isi_cv_mean"] is not None
+             else "no neuron fired often enough for an ISI CV"))
     print(f"build {m['build_s']:.2f} s, simulate {m['simulate_s']:.3f} s")
     led = m["ledger"]
     print(f"activity ledger ({led['mode']} mode, {led['steps']} steps):")

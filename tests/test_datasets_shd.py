@@ -170,6 +170,20 @@ def test_not_an_hdf5_file(tmp_path):
         SHD(tmp_path, "test")
 
 
+def test_damaged_sample_data_names_file_and_sample(tmp_path):
+    # the index (labels, shapes) stays readable; the heap holding the spike arrays is damaged
+    times, units, labels = random_samples(3)
+    path = tmp_path / "shd_train.h5"
+    write_shd_file(path, times, units, labels)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"GCOL")                 # signature of HDF5's global heap (variable-length data)
+    raw[at:at + 4] = b"XXXX"
+    path.write_bytes(bytes(raw))
+    data = SHD(tmp_path, "train")
+    with pytest.raises(DataFormatError, match=r"shd_train\.h5: sample 0 cannot be read .*corrupt"):
+        data[0]
+
+
 def test_missing_root_or_file_names_the_path(tmp_path):
     with pytest.raises(DatasetNotFoundError, match=f"SHD root {tmp_path / 'none'} does not exist"):
         SHD(tmp_path / "none", "train")

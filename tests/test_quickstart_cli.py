@@ -101,6 +101,18 @@ def test_quickstart_small_network_options(tmp_path, capsys):
         assert f["state"]["neurons"]["v"].shape == (500, 5)
 
 
+def test_quickstart_without_isi_cv_writes_strict_json(tmp_path, capsys):
+    # in 4 ms (refractory period 5 ms) no neuron can fire the three spikes an ISI CV needs
+    assert cli.main(["run", "quickstart", "--out", str(tmp_path), "--neurons", "200", "--duration", "4"]) == 0
+    assert "no neuron fired often enough" in capsys.readouterr().out
+
+    def reject(token):
+        raise AssertionError(f"metrics.json holds {token}, which is not JSON")
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=reject)
+    assert metrics["isi_cv_mean"] is None and metrics["neurons_with_cv"] == 0
+
+
 def test_quickstart_rejects_tiny_network(tmp_path):
     with pytest.raises(ValueError, match="--neurons"):
         cli.main(["run", "quickstart", "--out", str(tmp_path), "--neurons", "5"])
