@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..models.neurons import KIND_SOURCE, LIF, N_COEF
+from ..models.neurons import COEF, KIND_SOURCE, LIF, N_COEF
 from ..network import Network
 from ..recording import ActivityLedger, Recording, SpikeTrains
 from . import kernels
@@ -275,7 +275,7 @@ class EventEngine:
             vinf[k] = m.v_infinity() if not math.isinf(m.tau_m) else m.v_rest
             vreset[k], vth[k] = m.v_reset, m.v_th
             soft[k] = m.reset == "soft"
-            tref[k] = round(m.t_ref / dt) * dt
+            tref[k] = self.coef[k, COEF["ref_steps"]] * dt  # whole steps, as in clock mode
         sign = np.where(self.syn_rec == 0, 1.0, -1.0)
         w_signed = self.syn_w * sign
         delay_ms = self.syn_delay * dt

@@ -25,11 +25,13 @@ Update order within one step ``n`` (the step labelled ``t_n = n * dt``; see docs
   neuron in step n.
 
 Refractory period: ``round(t_ref / dt)`` steps after the spike step in which v is held at
-``v_reset`` (NEST's and sPyNNaker's counting).
+``v_reset`` (NEST's and sPyNNaker's counting). A ``t_ref`` that is not a whole number of steps is
+rounded with a ``UserWarning`` that names both values.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -97,6 +99,15 @@ def exp_current_to_voltage(dt: float, tau_m: float, tau_s: float, c_m: float) ->
     a = 1.0 / tau_s - 1.0 / tau_m
     # exp(-dt/tau_m) * (1 - exp(-a dt)) / a, written with expm1 for accuracy
     return math.exp(-dt / tau_m) * (-math.expm1(-a * dt)) / a / c_m
+
+
+def refractory_steps(t_ref: float, dt: float) -> float:
+    """``t_ref`` in whole steps of ``dt`` (rounded; warns when ``t_ref`` is off the grid)."""
+    steps = round(t_ref / dt)
+    if abs(steps * dt - t_ref) > 1e-9 * max(1.0, abs(t_ref)):
+        warnings.warn(f"t_ref={t_ref} ms is not a multiple of dt={dt} ms; the refractory period is "
+                      f"rounded to {steps} steps ({steps * dt:g} ms)", UserWarning, stacklevel=3)
+    return float(steps)
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,7 @@ class LIF(NeuronModel):
             "drive": self.i_offset * integrated_decay(dt, self.tau_m) / self.c_m,
             "v_rest": self.v_rest, "v_reset": self.v_reset, "v_th": self.v_th,
             "soft_reset": 1.0 if self.reset == "soft" else 0.0,
-            "ref_steps": float(round(self.t_ref / dt)),
+            "ref_steps": refractory_steps(self.t_ref, dt),
             "in_scale_e": 1.0, "in_scale_i": 1.0,
             "r_m": 0.0 if math.isinf(self.tau_m) else self.r_m,
             "i_offset": self.i_offset,
@@ -250,7 +261,7 @@ class CubaLIF(NeuronModel):
             "p21i": exp_current_to_voltage(dt, self.tau_m, self.tau_syn_i, self.c_m),
             "v_rest": self.v_rest, "v_reset": self.v_reset, "v_th": self.v_th,
             "soft_reset": 1.0 if self.reset == "soft" else 0.0,
-            "ref_steps": float(round(self.t_ref / dt)),
+            "ref_steps": refractory_steps(self.t_ref, dt),
             "in_scale_e": 1.0, "in_scale_i": 1.0,
             "r_m": 0.0 if math.isinf(self.tau_m) else self.r_m,
             "i_offset": self.i_offset,
