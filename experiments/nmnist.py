@@ -11,7 +11,7 @@
   (as in SLTT's reference code), atan surrogate; the class is the argmax of the readout averaged
   over time;
 * training: Adam with a one-cycle learning-rate schedule (stepped per batch), random translations
-  of up to ``--max-shift`` pixels per batch (the same shift for every frame of a batch), the
+  of up to ``--max-shift`` pixels, drawn per recording (the same shift for all its frames), the
   per-step cross-entropy objective shared by the three strategies (``spiking.nn.strategies``);
 * files in DIR: ``metrics.json`` (``test_accuracy``, ``val_accuracy``, ``epoch_seconds``,
   ``peak_memory_mb``, the configuration and the per-epoch history), ``learning_curve.png`` and
@@ -25,6 +25,7 @@ resident set, which includes the data held in memory.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import resource
@@ -47,6 +48,8 @@ def add_arguments(parser):
     parser.add_argument("--channels", type=int, nargs=2, default=(16, 32), metavar=("C1", "C2"))
     parser.add_argument("--beta", type=float, default=0.8, help="membrane decay per frame")
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=False,
+                        help="batch normalisation after each convolution (statistics over time and batch)")
     parser.add_argument("--max-shift", type=int, default=3, help="random translation in pixels (0: none)")
     parser.add_argument("--k", type=int, default=None, help="SLTT-K: backward steps per sample (default T/3)")
     parser.add_argument("--seed", type=int, default=0)
@@ -114,17 +117,18 @@ def build_network(cfg: dict):
 
     c1, c2 = (int(c) for c in cfg["channels"])
     lif = dict(beta=cfg["beta"], detach_reset=True, surrogate="atan")
+    bn = (lambda c: [nn.BatchNorm2d(c)]) if cfg.get("batch_norm", False) else (lambda c: [])
     return snn.Sequential(
-        snn.Conv2d(2, c1, 5, padding=2), nn.MaxPool2d(2), snn.LIF(**lif),
-        snn.Conv2d(c1, c2, 3, padding=1), nn.MaxPool2d(2), snn.LIF(**lif),
+        snn.Conv2d(2, c1, 5, padding=2), *bn(c1), nn.MaxPool2d(2), snn.LIF(**lif),
+        snn.Conv2d(c1, c2, 3, padding=1), *bn(c2), nn.MaxPool2d(2), snn.LIF(**lif),
         snn.Flatten(), nn.Dropout(cfg["dropout"]), snn.Linear(c2 * 8 * 8, 10),
         snn.LeakyReadout(beta=cfg["beta"]),
     )
 
 
 class ShiftedBatches:
-    """Shuffled mini-batches of ``x[T, N, ...]``; each batch translated by a random (dx, dy) in
-    ``[-max_shift, max_shift]`` (zero-filled, not wrapped). One seeded generator drives the order
+    """Shuffled mini-batches of ``x[T, N, ...]``; each recording translated by its own random
+    (dx, dy) in ``[-max_shift, max_shift]`` (zero-filled, not wrapped). One seeded generator drives the order
     and the shifts; a run resumed at epoch e continues the sequence of an uninterrupted run."""
 
     def __init__(self, x, y, batch_size: int, max_shift: int, seed: int):
@@ -145,8 +149,9 @@ class ShiftedBatches:
             idx = perm[i:i + self.batch_size]
             xb = self.x[:, idx]
             if s:
-                dx, dy = torch.randint(-s, s + 1, (2,), generator=g).tolist()
-                xb = _shift(xb, dx, dy)
+                # one (dx, dy) per recording, the same for all its frames
+                shifts = torch.randint(-s, s + 1, (idx.numel(), 2), generator=g).tolist()
+                xb = torch.stack([_shift(xb[:, j], dx, dy) for j, (dx, dy) in enumerate(shifts)], dim=1)
             yield xb, self.y[idx]
 
 
@@ -222,8 +227,8 @@ def plot_learning_curve(history, path, title):
 
 
 def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bins=15, channels=(16, 32),
-        beta=0.8, dropout=0.3, max_shift=3, k=None, seed=0, threads=None, data_root=None, cache_dir=None,
-        limit=None, resume=False, progress=True) -> dict:
+        beta=0.8, dropout=0.3, batch_norm=False, max_shift=3, k=None, seed=0, threads=None, data_root=None,
+        cache_dir=None, limit=None, resume=False, progress=True) -> dict:
     """Train and evaluate; returns the metrics written to ``out/metrics.json``."""
     import torch
 
@@ -233,8 +238,8 @@ def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bi
     if strategy == "sltt-k" and k is None:
         k = max(1, time_bins // 3)
     cfg = dict(strategy=strategy, epochs=epochs, batch_size=batch_size, lr=lr, time_bins=time_bins,
-               channels=[int(c) for c in channels], beta=beta, dropout=dropout, max_shift=max_shift, k=k,
-               seed=seed, limit=limit)
+               channels=[int(c) for c in channels], beta=beta, dropout=dropout, batch_norm=bool(batch_norm),
+               max_shift=max_shift, k=k, seed=seed, limit=limit)
     validate_config(cfg)
     out = Path(out) if out is not None else Path(f"out/nmnist-{strategy}")
     out.mkdir(parents=True, exist_ok=True)
@@ -285,8 +290,9 @@ def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bi
 def main(args) -> int:
     m = run(args.out, strategy=args.strategy, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             time_bins=args.time_bins, channels=args.channels, beta=args.beta, dropout=args.dropout,
-            max_shift=args.max_shift, k=args.k, seed=args.seed, threads=args.threads, data_root=args.data_root,
-            cache_dir=args.cache_dir, limit=args.limit, resume=args.resume, progress=not args.no_progress)
+            batch_norm=args.batch_norm, max_shift=args.max_shift, k=args.k, seed=args.seed, threads=args.threads,
+            data_root=args.data_root, cache_dir=args.cache_dir, limit=args.limit, resume=args.resume,
+            progress=not args.no_progress)
     out = args.out or Path(f"out/nmnist-{args.strategy}")
     print(f"N-MNIST {args.strategy}: test accuracy {100 * m['test_accuracy']:.1f} % "
           f"(validation {100 * m['val_accuracy']:.1f} %), {m['mean_epoch_seconds']:.1f} s per epoch, "

@@ -50,6 +50,30 @@ def test_shift_moves_frames_and_fills_with_zeros():
     assert torch.equal(nmnist._shift(x, 0, 0), x)
 
 
+def test_batches_shift_each_recording_on_its_own_and_repeat_with_the_seed():
+    # 16 distinct single-pixel recordings: the shifted pixel's position gives each one's (dx, dy)
+    T, N, H, W = 3, 16, 12, 12
+    x = torch.zeros(T, N, 1, H, W)
+    x[:, :, 0, 6, 6] = 1.0
+    y = torch.arange(N)
+
+    def offsets(seed):
+        got = {}
+        for xb, yb in nmnist.ShiftedBatches(x, y, batch_size=8, max_shift=3, seed=seed):
+            for j in range(yb.numel()):
+                frames = xb[:, j, 0]
+                assert torch.equal(frames[0], frames[-1])          # one shift for all frames
+                r, c = (int(i) for i in torch.nonzero(frames[0])[0])
+                got[int(yb[j])] = (c - 6, r - 6)
+        return got
+
+    a = offsets(0)
+    assert sorted(a) == list(range(N))                              # every recording once per epoch
+    assert all(abs(dx) <= 3 and abs(dy) <= 3 for dx, dy in a.values())
+    assert len(set(a.values())) > 4                                 # not one shift per batch
+    assert offsets(0) == a and offsets(1) != a
+
+
 @pytest.mark.parametrize("kw,name", [
     ({"strategy": "adam"}, "strategy"), ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
     ({"strategy": "sltt-k", "k": 99}, "k"), ({"beta": 1.5}, "beta"), ({"channels": (0, 4)}, "channels"),
