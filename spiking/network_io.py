@@ -85,38 +85,45 @@ def load_network(path, plasticity_rules: dict | None = None) -> Network:
     except OSError as e:
         raise ValueError(f"{path}: not a readable HDF5 network file ({e})") from e
     with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(f"{path}: format attribute {f.attrs.get('format')!r}, expected {FORMAT!r}")
-        if int(f.attrs.get("version", -1)) > VERSION:
-            raise ValueError(f"{path}: network file version {f.attrs['version']}, this library reads up to {VERSION}")
-        net = Network(float(f.attrs["dt"]))
-        groups = sorted(f["populations"].items(), key=lambda kv: int(kv[1].attrs["order"]))
-        for name, g in groups:
-            kind = g.attrs["model"]
-            params = _params_from_json(g.attrs["parameters"])
-            size = int(g.attrs["size"])
-            if kind == "SpikeSourceArray":
-                model = SpikeSourceArray(g["spike_times"][()], g["spike_ids"][()])
-            elif kind == "PoissonSource":
-                model = PoissonSource(**params)
-            elif kind in MODELS:
-                model = model_from_dict(kind, params)
-            else:
-                raise ValueError(f"{path}: population {name!r} has unknown model {kind!r}")
-            initial = {k: d[()] for k, d in g["initial"].items()}
-            net.add_population(name, size, model, initial if isinstance(model, NeuronModel) else None)
-        rules = dict(plasticity_rules or {})
-        for _, g in sorted(f["projections"].items()):
-            plasticity = None
-            if "plasticity_rule" in g.attrs:
-                rule = g.attrs["plasticity_rule"]
-                if rule not in rules:
-                    raise ValueError(f"{path}: projection {g.attrs['name']!r} uses plasticity rule {rule!r}; "
-                                     f"pass plasticity_rules={{'{rule}': cls}}")
-                plasticity = rules[rule](**_params_from_json(g.attrs["plasticity"]))
-            net.add_projection(Projection(
-                str(g.attrs["name"]), str(g.attrs["pre"]), str(g.attrs["post"]),
-                g["pre_idx"][()].astype(np.int64), g["post_idx"][()].astype(np.int64),
-                g["weight"][()].astype(np.float64), g["delay"][()].astype(np.int32),
-                str(g.attrs["receptor"]), plasticity))
+        try:
+            return _read_network(f, path, plasticity_rules)
+        except (KeyError, OSError) as e:  # a group or attribute missing, or damaged chunks
+            raise ValueError(f"{path}: damaged or incomplete network file ({e})") from e
+
+
+def _read_network(f, path, plasticity_rules) -> Network:
+    if f.attrs.get("format") != FORMAT:
+        raise ValueError(f"{path}: format attribute {f.attrs.get('format')!r}, expected {FORMAT!r}")
+    if int(f.attrs.get("version", -1)) > VERSION:
+        raise ValueError(f"{path}: network file version {f.attrs['version']}, this library reads up to {VERSION}")
+    net = Network(float(f.attrs["dt"]))
+    groups = sorted(f["populations"].items(), key=lambda kv: int(kv[1].attrs["order"]))
+    for name, g in groups:
+        kind = g.attrs["model"]
+        params = _params_from_json(g.attrs["parameters"])
+        size = int(g.attrs["size"])
+        if kind == "SpikeSourceArray":
+            model = SpikeSourceArray(g["spike_times"][()], g["spike_ids"][()])
+        elif kind == "PoissonSource":
+            model = PoissonSource(**params)
+        elif kind in MODELS:
+            model = model_from_dict(kind, params)
+        else:
+            raise ValueError(f"{path}: population {name!r} has unknown model {kind!r}")
+        initial = {k: d[()] for k, d in g["initial"].items()}
+        net.add_population(name, size, model, initial if isinstance(model, NeuronModel) else None)
+    rules = dict(plasticity_rules or {})
+    for _, g in sorted(f["projections"].items()):
+        plasticity = None
+        if "plasticity_rule" in g.attrs:
+            rule = g.attrs["plasticity_rule"]
+            if rule not in rules:
+                raise ValueError(f"{path}: projection {g.attrs['name']!r} uses plasticity rule {rule!r}; "
+                                 f"pass plasticity_rules={{'{rule}': cls}}")
+            plasticity = rules[rule](**_params_from_json(g.attrs["plasticity"]))
+        net.add_projection(Projection(
+            str(g.attrs["name"]), str(g.attrs["pre"]), str(g.attrs["post"]),
+            g["pre_idx"][()].astype(np.int64), g["post_idx"][()].astype(np.int64),
+            g["weight"][()].astype(np.float64), g["delay"][()].astype(np.int32),
+            str(g.attrs["receptor"]), plasticity))
     return net

@@ -129,12 +129,27 @@ class Recording:
 
     @classmethod
     def load(cls, path) -> "Recording":
-        with h5py.File(path, "r") as f:
-            spikes = {k: SpikeTrains(g["times"][()], g["ids"][()], int(g.attrs["size"])) for k, g in f["spikes"].items()}
-            state, ids = {}, {}
-            for k, g in f["state"].items():
-                ids[k] = g["ids"][()]
-                state[k] = {var: g[var][()] for var in g if var != "ids"}
-            led = json.loads(f.attrs["ledger"])
-            ledger = ActivityLedger(led["spikes"], led["neuron_updates"], led["synaptic_events"], led["steps"], led["mode"])
-            return cls(float(f.attrs["dt"]), float(f.attrs["duration"]), spikes, state, ids, ledger)
+        try:
+            f = h5py.File(path, "r")
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise ValueError(f"{path}: not a readable HDF5 recording ({e})") from e
+        with f:
+            try:
+                return cls._read(f)
+            except (KeyError, OSError) as e:  # a group or attribute missing, or damaged chunks
+                raise ValueError(f"{path}: damaged or incomplete recording file ({e})") from e
+
+    @classmethod
+    def _read(cls, f) -> "Recording":
+        spikes = {k: SpikeTrains(g["times"][()], g["ids"][()], int(g.attrs["size"]))
+                  for k, g in f["spikes"].items()}
+        state, ids = {}, {}
+        for k, g in f["state"].items():
+            ids[k] = g["ids"][()]
+            state[k] = {var: g[var][()] for var in g if var != "ids"}
+        led = json.loads(f.attrs["ledger"])
+        ledger = ActivityLedger(led["spikes"], led["neuron_updates"], led["synaptic_events"], led["steps"],
+                                led["mode"])
+        return cls(float(f.attrs["dt"]), float(f.attrs["duration"]), spikes, state, ids, ledger)

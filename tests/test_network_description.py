@@ -312,6 +312,15 @@ def test_corrupt_or_foreign_file_raises_clear_error(tmp_path):
         sp.Network.load(tmp_path / "missing.h5")
 
 
+def test_incomplete_file_names_the_file_and_what_is_missing(tmp_path):
+    path = tmp_path / "net.h5"
+    rich_net().save(path)
+    with h5py.File(path, "a") as f:
+        del f["projections/000000/weight"]
+    with pytest.raises(ValueError, match=r"net\.h5: damaged or incomplete network file .*weight"):
+        sp.Network.load(path)
+
+
 def test_save_refuses_invalid_network_and_leaves_no_file(tmp_path):
     net = small_net()
     net.projections.append(Projection("bad", "src", "a", np.array([0]), np.array([9]), np.ones(1), np.ones(1, np.int32)))
