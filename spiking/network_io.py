@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
+from .h5io import read_h5
 from .models.neurons import MODELS, NeuronModel, model_from_dict
 from .models.sources import PoissonSource, SpikeSourceArray
 from .network import Network, Projection
@@ -78,17 +79,8 @@ def load_network(path, plasticity_rules: dict | None = None) -> Network:
 
     ``plasticity_rules`` maps rule class names to classes (needed only for plastic projections).
     """
-    try:
-        f = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 network file ({e})") from e
-    with f:
-        try:
-            return _read_network(f, path, plasticity_rules)
-        except (KeyError, OSError) as e:  # a group or attribute missing, or damaged chunks
-            raise ValueError(f"{path}: damaged or incomplete network file ({e})") from e
+    with read_h5(path, "network file") as f:
+        return _read_network(f, path, plasticity_rules)
 
 
 def _read_network(f, path, plasticity_rules) -> Network:

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
+from .h5io import read_h5
 
 
 @dataclass
@@ -129,17 +130,8 @@ class Recording:
 
     @classmethod
     def load(cls, path) -> "Recording":
-        try:
-            f = h5py.File(path, "r")
-        except FileNotFoundError:
-            raise
-        except OSError as e:
-            raise ValueError(f"{path}: not a readable HDF5 recording ({e})") from e
-        with f:
-            try:
-                return cls._read(f)
-            except (KeyError, OSError) as e:  # a group or attribute missing, or damaged chunks
-                raise ValueError(f"{path}: damaged or incomplete recording file ({e})") from e
+        with read_h5(path, "recording") as f:
+            return cls._read(f)
 
     @classmethod
     def _read(cls, f) -> "Recording":

@@ -50,7 +50,7 @@ def test_incomplete_file_names_the_file_and_what_is_missing(recording, tmp_path)
     recording.save(path)
     with h5py.File(path, "a") as f:
         del f["spikes/lif/ids"]
-    with pytest.raises(ValueError, match=r"rec\.h5: damaged or incomplete recording file .*ids"):
+    with pytest.raises(ValueError, match=r"rec\.h5: damaged or incomplete recording .*ids"):
         sp.Recording.load(path)
     with pytest.raises(FileNotFoundError):
         sp.Recording.load(tmp_path / "missing.h5")
