@@ -97,7 +97,8 @@ def test_source_times_are_rounded_to_the_grid_in_clock_mode():
 
 def mixed_delta_net(seed, dt):
     """Delta LIF/IF network with grid-aligned source spikes, recurrence, inhibition, refractoriness,
-    hard and soft reset (soft-reset units get single inputs < v_th - v_reset, so no overshoot)."""
+    hard and soft reset (soft-reset units get inputs up to 2.4 x (v_th - v_reset): after a large one
+    the soft reset leaves v above threshold and the neuron fires again in the next step)."""
     rng = np.random.default_rng(seed)
     n_steps = int(round(150.0 / dt))
     net = sp.Network(dt=dt)
@@ -116,16 +117,16 @@ def mixed_delta_net(seed, dt):
     p = net.connect("src", "if", sp.FixedProbability(0.3), weight=0.0, rng=rng, delay=2 * dt)
     p.weight[:] = rng.uniform(0.2, 0.4, p.size)
     net.connect("lif", "if", sp.FixedProbability(0.1), weight=0.2137, rng=rng, delay=dt, receptor="inhibitory")
-    net.connect("reg", "soft", sp.OneToOne(), weight=rng.uniform(0.3, 0.9, 10), delay=3 * dt)
+    net.connect("reg", "soft", sp.OneToOne(), weight=rng.uniform(0.3, 2.4, 10), delay=3 * dt)
     return net
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_clock_and_exact_modes_agree_on_grid_inputs(seed):
+@pytest.mark.parametrize("dt", [0.125, 0.1])
+def test_clock_and_exact_modes_agree_on_grid_inputs(seed, dt):
     """Grid-aligned inputs, neurons at rest, no resting drive: the two modes must produce the same
-    spikes. dt = 0.125 ms is exact in binary, so arrival times computed as t + delay in exact mode
-    coincide exactly when they coincide on the grid (for dt = 0.1, see the xfail below)."""
-    dt = 0.125
+    spikes. dt = 0.125 ms is exact in binary; with dt = 0.1 the sums t + delay differ in the last
+    bit unless exact mode's 1e-9 ms time quantum makes grid-coincident arrivals coincide."""
     net = mixed_delta_net(seed, dt)
     clock = sp.simulate(net, 150.0, mode="clock")
     exact = sp.simulate(net, 150.0, mode="exact")
@@ -222,9 +223,6 @@ def test_clock_and_exact_agree_with_subthreshold_resting_drive():
     assert len(clock.spikes["pop"]) == 0     # observed: a spike at 2.1 ms
 
 
-@pytest.mark.xfail(strict=True, reason="exact mode computes arrival times as t_src + delay in floating "
-                   "point; inputs that coincide on the grid (0.1 + 0.5 vs 0.4 + 0.2) differ by one ulp and are "
-                   "not summed before the threshold test as clock mode does")
 def test_exact_mode_sums_grid_coincident_inputs_for_dt_0_1():
     dt = 0.1
     net = sp.Network(dt=dt)
@@ -235,11 +233,9 @@ def test_exact_mode_sums_grid_coincident_inputs_for_dt_0_1():
     net.connect("i", "pop", sp.OneToOne(), weight=0.5, delay=0.2, receptor="inhibitory")
     # both arrive at 0.6 ms: net +0.7 mV, below threshold
     assert len(sp.simulate(net, 5.0, mode="clock").spikes["pop"]) == 0
-    assert len(sp.simulate(net, 5.0, mode="exact").spikes["pop"]) == 0   # observed: a spike at 0.6 ms
+    assert len(sp.simulate(net, 5.0, mode="exact").spikes["pop"]) == 0 
 
 
-@pytest.mark.xfail(strict=True, reason="exact mode ignores i_offset of non-leaky IF neurons (v_infinity "
-                   "-inf passes the check, but the kernel integrates no drive when tau_m = inf)")
 def test_exact_mode_integrates_negative_drive_of_if_neuron():
     dt = 0.1
     net = sp.Network(dt=dt)
@@ -248,11 +244,9 @@ def test_exact_mode_integrates_negative_drive_of_if_neuron():
     net.connect("src", "pop", sp.OneToOne(), weight=0.3, delay=dt)
     # analytic: v(4.1 ms) = 4 * 0.3 - 0.1 * 4.1 = 0.79 < 1: no spike
     assert len(sp.simulate(net, 10.0, mode="clock").spikes["pop"]) == 0
-    assert len(sp.simulate(net, 10.0, mode="exact").spikes["pop"]) == 0  # observed: a spike at 4.1 ms
+    assert len(sp.simulate(net, 10.0, mode="exact").spikes["pop"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="exact mode leaves a soft-reset neuron above threshold after a large "
-                   "input (v = 1.5 > v_th = 1) without firing again; clock mode fires in the next step")
 def test_exact_mode_soft_reset_overshoot_fires_again():
     dt = 0.1
     net = sp.Network(dt=dt)
@@ -263,7 +257,7 @@ def test_exact_mode_soft_reset_overshoot_fires_again():
     clock = sp.simulate(net, 5.0, mode="clock").spikes["pop"]
     exact = sp.simulate(net, 5.0, mode="exact").spikes["pop"]
     assert len(clock) == 2
-    assert len(exact) == len(clock)      # observed: 1
+    assert len(exact) == len(clock)
 
 
 # -- 6. seeded Poisson input -------------------------------------------------------------------------
@@ -430,3 +424,12 @@ def test_ledger_exact_mode_recurrent_events():
     rec = sp.simulate(net, 150.0, mode="exact")
     assert rec.ledger.synaptic_events == expected_events(net, rec)
     assert rec.ledger.spikes == {k: len(v) for k, v in rec.spikes.items()}
+
+
+def test_exact_mode_refuses_runs_beyond_its_time_resolution():
+    net = sp.Network(dt=0.1)
+    net.add_source("src", 1, sp.SpikeSourceArray([1.0], [0]))
+    net.add_population("pop", 1, sp.LIF(tau_m=10.0, v_rest=0.0, v_reset=0.0, v_th=1.0))
+    net.connect("src", "pop", sp.OneToOne(), weight=0.5, delay=0.1)
+    with pytest.raises(ValueError, match=r"duration=5000000.0 ms: exact mode resolves time to 1e-09 ms"):
+        sp.simulate(net, 5e6, mode="exact")

@@ -7,7 +7,8 @@ Two modes:
 * ``"exact"``: continuous time, for networks whose neurons are all delta-synapse ``LIF``/``IF``
   with a sub-threshold resting drive; a neuron is updated only when an event reaches it, so the
   cost follows the events (suited to sparse sensor streams with microsecond timestamps).
-  Delays are the projections' steps times ``dt``; source spike times are used as given.
+  Delays are the projections' steps times ``dt``; times are resolved to 1e-9 ms (arrival and source
+  spike times are rounded to that quantum, so inputs that coincide on a decimal grid coincide).
 
 In clock mode spike-source times are placed on the grid at ``round(t / dt)``.
 """
@@ -257,11 +258,15 @@ class EventEngine:
         return self._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock")
 
     def _run_exact(self, duration, rng, progress):
+        if duration > kernels.MAX_EXACT_MS:
+            raise ValueError(f"duration={duration} ms: exact mode resolves time to {kernels.TIME_QUANTUM} ms "
+                             f"and runs at most {kernels.MAX_EXACT_MS:.0f} ms; use mode='clock' or shorter runs")
         dt = self.dt
         pops = self.pops
         pop_of = np.zeros(self.n_total, dtype=np.int64)
         tau = np.full(len(pops), np.inf)
         vinf = np.zeros(len(pops))
+        drift = np.zeros(len(pops))
         vreset = np.zeros(len(pops))
         vth = np.full(len(pops), np.inf)
         soft = np.zeros(len(pops), dtype=np.bool_)
@@ -272,7 +277,11 @@ class EventEngine:
                 continue
             m = p.model
             tau[k] = m.tau_m
-            vinf[k] = m.v_infinity() if not math.isinf(m.tau_m) else m.v_rest
+            if math.isinf(m.tau_m):
+                vinf[k] = m.v_rest
+                drift[k] = m.i_offset / m.c_m    # mV/ms; only <= 0 passes _check_exact
+            else:
+                vinf[k] = m.v_infinity()
             vreset[k], vth[k] = m.v_reset, m.v_th
             soft[k] = m.reset == "soft"
             tref[k] = self.coef[k, COEF["ref_steps"]] * dt  # whole steps, as in clock mode
@@ -280,6 +289,7 @@ class EventEngine:
         w_signed = self.syn_w * sign
         delay_ms = self.syn_delay * dt
         src_t, src_i = self._source_spikes(duration, rng)
+        src_t = np.floor(src_t * 1e9 + 0.5) / 1e9  # kernels.snap_time, vectorised
         v, _, _ = self._initial_state()
         last_t = np.zeros(self.n_total)
         refr_until = np.full(self.n_total, -np.inf)
@@ -296,7 +306,7 @@ class EventEngine:
         for c in range(1, n_chunks + 1):
             t_stop = duration * c / n_chunks
             ht, hj, hw, out_t, out_id = kernels.exact_run(
-                t_stop, pop_of, tau, vinf, vreset, vth, soft, tref, v, last_t, refr_until,
+                t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt, v, last_t, refr_until,
                 self.syn_ptr, self.syn_post, w_signed, delay_ms, src_t, src_i, src_pos,
                 ht, hj, hw, hsize, spike_count, update_count, out_t, out_id, n_out)
             if bar is not None:

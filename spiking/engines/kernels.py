@@ -327,6 +327,18 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
 # ---------------------------------------------------------------------------------------------
 # exact event-driven mode (delta synapses)
 
+# Exact mode resolves time to 1e-9 ms: 0.1 + 0.5 and 0.4 + 0.2 are the same instant. The integer
+# count of quanta stays exact in a double up to 2**53, i.e. for runs up to about 2.5 hours.
+TIME_QUANTUM = 1e-9
+MAX_EXACT_MS = 2.0 ** 52 * TIME_QUANTUM
+
+
+@njit(cache=True, nogil=True)
+def snap_time(t):
+    """``t`` (ms) rounded to the nearest multiple of TIME_QUANTUM."""
+    return math.floor(t * 1e9 + 0.5) / 1e9
+
+
 @njit(cache=True, nogil=True)
 def _heap_push(ht, hj, hw, size, t, j, w):
     i = size
@@ -384,7 +396,7 @@ def _grow(a, n):
 
 
 @njit(cache=True, nogil=True)
-def exact_run(t_stop, pop_of, tau, vinf, vreset, vth, soft, tref,
+def exact_run(t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt,
               v, last_t, refr_until,
               syn_ptr, syn_post, syn_w_signed, syn_delay_ms,
               src_t, src_ids, src_pos,
@@ -393,6 +405,10 @@ def exact_run(t_stop, pop_of, tau, vinf, vreset, vth, soft, tref,
     """Process every event with time < t_stop. Returns the (possibly grown) heap and output arrays.
 
     ``src_pos[0]`` is the index of the next unprocessed source spike; ``hsize[0]`` the heap size.
+    Arrival times are snapped to :data:`TIME_QUANTUM` so that inputs that coincide on a decimal
+    grid coincide here too. ``drift`` is the constant voltage slope (mV/ms) of non-leaky neurons.
+    A soft reset that leaves v at or above threshold queues a zero-weight event one ``dt`` after
+    the refractory period, where the neuron fires again (as clock mode does in its next step).
     """
     size = hsize[0]
     m = n_out[0]
@@ -420,7 +436,8 @@ def exact_run(t_stop, pop_of, tau, vinf, vreset, vth, soft, tref,
                 hj = _grow(hj, need)
                 hw = _grow(hw, need)
             for k in range(syn_ptr[j], syn_ptr[j + 1]):
-                size = _heap_push(ht, hj, hw, size, t_src + syn_delay_ms[k], syn_post[k], syn_w_signed[k])
+                size = _heap_push(ht, hj, hw, size, snap_time(t_src + syn_delay_ms[k]), syn_post[k],
+                                  syn_w_signed[k])
             continue
         if t_heap >= t_stop:
             break
@@ -438,13 +455,19 @@ def exact_run(t_stop, pop_of, tau, vinf, vreset, vth, soft, tref,
         if tau[p] < np.inf:
             vj = vinf[p] + (v[j] - vinf[p]) * math.exp(-(t - last_t[j]) / tau[p])
         else:
-            vj = v[j]
+            vj = v[j] + drift[p] * (t - last_t[j])
         vj += x
         last_t[j] = t
         if vj >= vth[p]:
             vj = vj - (vth[p] - vreset[p]) if soft[p] else vreset[p]
             refr_until[j] = t + tref[p]
             last_t[j] = t + tref[p]  # v is held during the refractory period
+            if vj >= vth[p]:  # soft reset left it above threshold: look again after the refractory period
+                if size + 1 > ht.shape[0]:
+                    ht = _grow(ht, size + 1)
+                    hj = _grow(hj, size + 1)
+                    hw = _grow(hw, size + 1)
+                size = _heap_push(ht, hj, hw, size, snap_time(refr_until[j] + dt), j, 0.0)
             if m >= out_t.shape[0]:
                 out_t = _grow(out_t, m + 1)
                 out_id = _grow(out_id, m + 1)
@@ -458,7 +481,7 @@ def exact_run(t_stop, pop_of, tau, vinf, vreset, vth, soft, tref,
                 hj = _grow(hj, need)
                 hw = _grow(hw, need)
             for k in range(syn_ptr[j], syn_ptr[j + 1]):
-                size = _heap_push(ht, hj, hw, size, t + syn_delay_ms[k], syn_post[k], syn_w_signed[k])
+                size = _heap_push(ht, hj, hw, size, snap_time(t + syn_delay_ms[k]), syn_post[k], syn_w_signed[k])
         v[j] = vj
     hsize[0] = size
     n_out[0] = m
