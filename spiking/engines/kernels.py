@@ -327,8 +327,9 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
 # ---------------------------------------------------------------------------------------------
 # exact event-driven mode (delta synapses)
 
-# Exact mode resolves time to 1e-9 ms: 0.1 + 0.5 and 0.4 + 0.2 are the same instant. The integer
-# count of quanta stays exact in a double up to 2**53, i.e. for runs up to about 2.5 hours.
+# Exact mode resolves time to 1e-9 ms: 0.1 + 0.5 and 0.4 + 0.2 are the same instant. Counts of
+# quanta are exact in a double below 2**53; runs stop at 2**52 quanta (about 75 minutes) so that
+# the rounding half (+0.5) is still represented.
 TIME_QUANTUM = 1e-9
 MAX_EXACT_MS = 2.0 ** 52 * TIME_QUANTUM
 
