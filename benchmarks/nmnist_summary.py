@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from spiking.atomic import write_text_atomic
 
 
 def load_run(path: Path) -> dict:
@@ -63,11 +63,7 @@ def main(argv=None) -> int:
               f"train {row['train_minutes']['mean']:.1f} min (max {row['train_minutes']['max']:.1f}), "
               f"peak autograd memory {row['peak_memory_mb']['mean']:.1f} MB")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=args.json.parent, prefix=f".{args.json.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"runs": runs, "strategies": summary}, f, indent=1)
-        os.replace(tmp, args.json)
+        write_text_atomic(args.json, json.dumps({"runs": runs, "strategies": summary}, indent=1))
     return 0
 
 

@@ -289,7 +289,7 @@ class EventEngine:
         w_signed = self.syn_w * sign
         delay_ms = self.syn_delay * dt
         src_t, src_i = self._source_spikes(duration, rng)
-        src_t = np.floor(src_t * 1e9 + 0.5) / 1e9  # kernels.snap_time, vectorised
+        src_t = kernels.snap_times(src_t)
         v, _, _ = self._initial_state()
         last_t = np.zeros(self.n_total)
         refr_until = np.full(self.n_total, -np.inf)

@@ -330,14 +330,20 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
 # Exact mode resolves time to 1e-9 ms: 0.1 + 0.5 and 0.4 + 0.2 are the same instant. Counts of
 # quanta are exact in a double below 2**53; runs stop at 2**52 quanta (about 75 minutes) so that
 # the rounding half (+0.5) is still represented.
-TIME_QUANTUM = 1e-9
+QUANTA_PER_MS = 1e9
+TIME_QUANTUM = 1.0 / QUANTA_PER_MS
 MAX_EXACT_MS = 2.0 ** 52 * TIME_QUANTUM
 
 
 @njit(cache=True, nogil=True)
 def snap_time(t):
     """``t`` (ms) rounded to the nearest multiple of TIME_QUANTUM."""
-    return math.floor(t * 1e9 + 0.5) / 1e9
+    return math.floor(t * QUANTA_PER_MS + 0.5) / QUANTA_PER_MS
+
+
+def snap_times(t: np.ndarray) -> np.ndarray:
+    """:func:`snap_time` of every element (the same arithmetic, for arrays outside the kernel)."""
+    return np.floor(t * QUANTA_PER_MS + 0.5) / QUANTA_PER_MS
 
 
 @njit(cache=True, nogil=True)
