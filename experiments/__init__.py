@@ -9,3 +9,8 @@ EXPERIMENTS = {
     "ca3-cam": "spiking.experiments.ca3_cam",
     "ca3-capacity": "spiking.experiments.ca3_capacity",
 }
+
+# Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``
+# and ``main(args) -> int``; its docstring's first line is the help text.
+COMMANDS = {
+}

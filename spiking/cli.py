@@ -1,7 +1,8 @@
-"""The ``spiking`` command: ``spiking run NAME [options]`` runs a named experiment.
+"""The ``spiking`` command: ``spiking run NAME [options]`` runs a named experiment; other
+subcommands (``spiking map``, ``spiking energy``, ``spiking convert``) come from a second table.
 
-The table of experiments lives in ``spiking.experiments``; it is read only when the command runs,
-so the core package itself never imports the experiments layer.
+Both tables live in ``spiking.experiments`` (``EXPERIMENTS``, ``COMMANDS``); they are read only
+when the command runs, so the core package itself never imports the layers above it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import sys
 
 def _experiments() -> dict:
     return importlib.import_module("spiking.experiments").EXPERIMENTS
+
+
+def _commands() -> dict:
+    return importlib.import_module("spiking.experiments").COMMANDS
 
 
 def main(argv=None) -> int:
@@ -26,6 +31,11 @@ def main(argv=None) -> int:
         module.add_arguments(p)
         p.set_defaults(_module=module)
     sub.add_parser("list", help="list the experiments")
+    for name, module_name in _commands().items():   # spiking map / energy / convert ...
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
     args = parser.parse_args(argv)
     if args.command == "list":
         for name, module_name in experiments.items():

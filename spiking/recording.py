@@ -51,6 +51,10 @@ class ActivityLedger:
     spikes: spikes emitted; neuron_updates: state updates performed (every neuron every step in
     clock mode, one per processed event group in exact mode); synaptic_events: spikes delivered
     through one synapse (pre spikes x fan-out).
+
+    backend: counts that only a hardware backend knows, one JSON-able dict per backend name
+    (``"crossbar"``, ``"spinnaker"``, ...): numbers, or dicts of numbers keyed by strings. The
+    energy model reads them; the float engines leave this empty.
     """
 
     spikes: dict = field(default_factory=dict)
@@ -58,6 +62,7 @@ class ActivityLedger:
     synaptic_events: dict = field(default_factory=dict)
     steps: int = 0
     mode: str = "clock"
+    backend: dict = field(default_factory=dict)
 
     @property
     def total_spikes(self) -> int:
@@ -75,7 +80,8 @@ class ActivityLedger:
         return {"mode": self.mode, "steps": self.steps,
                 "spikes": {k: int(v) for k, v in self.spikes.items()},
                 "neuron_updates": {k: int(v) for k, v in self.neuron_updates.items()},
-                "synaptic_events": {k: int(v) for k, v in self.synaptic_events.items()}}
+                "synaptic_events": {k: int(v) for k, v in self.synaptic_events.items()},
+                "backend": _jsonable(self.backend)}
 
     def __str__(self):
         lines = [f"activity ledger ({self.mode} mode, {self.steps} steps)",
@@ -88,6 +94,19 @@ class ActivityLedger:
         lines.append(f"  total: {self.total_spikes} spikes, {self.total_synaptic_events} synaptic events, "
                      f"{self.total_neuron_updates} neuron updates")
         return "\n".join(lines)
+
+
+def _jsonable(x):
+    """Backend counts as plain JSON types (numpy scalars to int/float, keys to str)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer, int)) and not isinstance(x, bool):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return float(x)
+    return x
 
 
 @dataclass
@@ -143,5 +162,5 @@ class Recording:
             state[k] = {var: g[var][()] for var in g if var != "ids"}
         led = json.loads(f.attrs["ledger"])
         ledger = ActivityLedger(led["spikes"], led["neuron_updates"], led["synaptic_events"], led["steps"],
-                                led["mode"])
+                                led["mode"], led.get("backend", {}))
         return cls(float(f.attrs["dt"]), float(f.attrs["duration"]), spikes, state, ids, ledger)
