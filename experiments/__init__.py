@@ -13,4 +13,5 @@ EXPERIMENTS = {
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``
 # and ``main(args) -> int``; its docstring's first line is the help text.
 COMMANDS = {
+    "export": "spiking.experiments.nest_export",
 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spiking import CubaLIF, FromList, Network
+from spiking import CubaLIF, FixedProbability, FromList, Network
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,9 @@ def draw_cuba(params: CubaParams = CubaParams(), rng=None) -> CubaConnectivity:
     if rng is None:
         raise ValueError("draw_cuba needs a seeded generator: rng=np.random.default_rng(seed)")
     n, p = params.n_neurons, params.p_connect
-    # number of targets per source, then the targets themselves: O(synapses) memory and time
-    counts = rng.binomial(n - 1, p, size=n)
-    pre = np.repeat(np.arange(n, dtype=np.int64), counts)
-    post = np.empty(pre.size, dtype=np.int64)
-    pos = 0
-    for i, c in enumerate(counts):
-        t = rng.choice(n - 1, size=c, replace=False)
-        t[t >= i] += 1  # skip i itself
-        post[pos:pos + c] = np.sort(t)
-        pos += c
+    # vectorised, O(synapses) draw (spiking.connectors.fixed_probability_pairs): binomial
+    # out-degrees, then distinct targets other than the source
+    pre, post = FixedProbability(p, allow_self=False).build(n, n, True, rng)
     v0 = params.v_reset + rng.random(n) * (params.v_th - params.v_reset)
     return CubaConnectivity(params, pre, post, v0)
 

@@ -18,6 +18,13 @@
   ``checkpoint.pt`` (the trainer's state_dict checkpoint, written atomically every epoch;
   ``--resume`` continues from it).
 
+Across processes: ``torchrun --nproc_per_node=N -m spiking.cli run nmnist ...`` (see
+docs/scale.md) trains with ``DistributedDataParallel`` (gloo on CPU, NCCL with one GPU per
+process). ``--batch-size`` is then the global batch: every rank draws the same order and shifts
+and takes its part of each batch (:func:`spiking.nn.distributed.split_batch`), the validation
+ids stay out of training, validation and Test are evaluated in shards whose metrics are summed
+over the ranks, and rank 0 alone writes the files; ``--resume`` works as in one process.
+
 ``peak_memory_mb`` is the peak of the tensors autograd holds for the backward pass during a
 training step (:func:`spiking.nn.memory.saved_tensors_meter`, the activation memory that the
 strategies differ in), measured on the first batches; ``peak_rss_mb`` is the process's peak
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import time
 from pathlib import Path
@@ -131,12 +139,16 @@ class ShiftedBatches:
     (dx, dy) in ``[-max_shift, max_shift]`` (zero-filled, not wrapped). One seeded generator drives the order
     and the shifts; a run resumed at epoch e continues the sequence of an uninterrupted run."""
 
-    def __init__(self, x, y, batch_size: int, max_shift: int, seed: int):
+    def __init__(self, x, y, batch_size: int, max_shift: int, seed: int, *, rank: int = 0, world_size: int = 1):
         self.x, self.y, self.batch_size, self.max_shift, self.seed = x, y, batch_size, max_shift, seed
+        # across processes: rank ``rank`` of ``world_size`` yields its part of each global batch
+        # (same order and shifts on every rank); a last batch with fewer samples than ranks is dropped
+        self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
 
     def __len__(self):
-        return -(-self.y.shape[0] // self.batch_size)
+        full, rest = divmod(self.y.shape[0], self.batch_size)
+        return full + (1 if rest >= self.world_size else 0)
 
     def __iter__(self):
         import torch
@@ -145,13 +157,20 @@ class ShiftedBatches:
         self.epoch += 1
         perm = torch.randperm(self.y.shape[0], generator=g)
         s = self.max_shift
+        from spiking.nn.distributed import split_batch
+
         for i in range(0, perm.numel(), self.batch_size):
             idx = perm[i:i + self.batch_size]
+            if idx.numel() < self.world_size:
+                break
+            # one (dx, dy) per recording, the same for all its frames; drawn for the whole global
+            # batch, so the sequence does not depend on the number of ranks
+            shifts = torch.randint(-s, s + 1, (idx.numel(), 2), generator=g).tolist() if s else None
+            part = split_batch(idx.numel(), self.rank, self.world_size)
+            idx = idx[part]
             xb = self.x[:, idx]
             if s:
-                # one (dx, dy) per recording, the same for all its frames
-                shifts = torch.randint(-s, s + 1, (idx.numel(), 2), generator=g).tolist()
-                xb = torch.stack([_shift(xb[:, j], dx, dy) for j, (dx, dy) in enumerate(shifts)], dim=1)
+                xb = torch.stack([_shift(xb[:, j], dx, dy) for j, (dx, dy) in enumerate(shifts[part])], dim=1)
             yield xb, self.y[idx]
 
 
@@ -232,8 +251,7 @@ def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bi
     """Train and evaluate; returns the metrics written to ``out/metrics.json``."""
     import torch
 
-    import spiking.nn as snn
-    from spiking.atomic import write_text_atomic
+    from spiking.nn import distributed as dd
 
     if strategy == "sltt-k" and k is None:
         k = max(1, time_bins // 3)
@@ -242,30 +260,61 @@ def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bi
                max_shift=max_shift, k=k, seed=seed, limit=limit)
     validate_config(cfg)
     out = Path(out) if out is not None else Path(f"out/nmnist-{strategy}")
-    out.mkdir(parents=True, exist_ok=True)
+    # under torchrun (WORLD_SIZE > 1): join the process group; one process otherwise
+    owns_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dd.is_distributed()
+    ctx = dd.init_from_env()
+    try:
+        return _run(out, cfg, ctx, threads, data_root, cache_dir, resume, progress and ctx.is_main)
+    finally:
+        if owns_group:
+            torch.distributed.destroy_process_group()
+
+
+def _run(out, cfg, ctx, threads, data_root, cache_dir, resume, progress) -> dict:
+    import torch
+
+    import spiking.nn as snn
+    from spiking.atomic import write_text_atomic
+    from spiking.nn import distributed as dd
+
+    strategy, epochs, batch_size, lr = cfg["strategy"], cfg["epochs"], cfg["batch_size"], cfg["lr"]
+    time_bins, max_shift, k, seed, limit = cfg["time_bins"], cfg["max_shift"], cfg["k"], cfg["seed"], cfg["limit"]
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     if threads is not None:
         torch.set_num_threads(int(threads))
     cfg["torch_threads"] = torch.get_num_threads()
+    cfg["world_size"] = ctx.world_size
 
     t0 = time.perf_counter()
+    if not ctx.is_main:
+        dd.barrier()    # rank 0 fills the frame cache first; the others then read it
     data = {s: load_split(s, time_bins, data_root, cache_dir, limit, progress) for s in ("train", "val", "test")}
+    if ctx.is_main:
+        dd.barrier()
     data_s = time.perf_counter() - t0
     cfg["samples"] = {s: int(v[1].shape[0]) for s, v in data.items()}
 
     torch.manual_seed(seed)
-    model = build_network(cfg)
+    model = build_network(cfg).to(ctx.device)
+    if ctx.rank > 0:    # dropout masks: each rank its own stream (rank 0 keeps the one-process stream)
+        torch.manual_seed(seed * 1_000_003 + ctx.rank)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    train = ShiftedBatches(*data["train"], batch_size, max_shift, seed)
+    train = ShiftedBatches(*data["train"], batch_size, max_shift, seed, rank=ctx.rank, world_size=ctx.world_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(train))
     trainer = snn.Trainer(model, opt, strategy, k=k, out_dir=out, progress=progress, seed=seed,
-                          scheduler=sched, config={"experiment": "nmnist", "network": cfg})
+                          scheduler=sched, config={"experiment": "nmnist", "network": cfg},
+                          device=ctx.device if ctx.world_size > 1 else None)
     peak_saved_mb = _measure_peak_saved(trainer, train)
     if resume and (out / "checkpoint.pt").exists():
         trainer.load_checkpoint(out / "checkpoint.pt")
         train.epoch = trainer.epoch
-    trainer.fit(train, epochs, val_loader=_batches(*data["val"]))
-    val = trainer.evaluate(_batches(*data["val"]))
-    test = trainer.evaluate(_batches(*data["test"]))
+    # validation and Test in shards, one per rank; the trainer sums their metrics over the ranks
+    shard = {s: dd.shard(int(data[s][1].shape[0])) for s in ("val", "test")}
+    val_batches = _batches(data["val"][0][:, shard["val"]], data["val"][1][shard["val"]])
+    trainer.fit(train, epochs, val_loader=val_batches)
+    val = trainer.evaluate(val_batches)
+    test = trainer.evaluate(_batches(data["test"][0][:, shard["test"]], data["test"][1][shard["test"]]))
     hist = trainer.history
     metrics = {
         "test_accuracy": test["acc"],
@@ -281,9 +330,10 @@ def run(out=None, *, strategy="bptt", epochs=40, batch_size=32, lr=3e-3, time_bi
         "config": cfg,
         "epochs": hist,
     }
-    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
-    plot_learning_curve(hist, out / "learning_curve.png",
-                        f"N-MNIST, {strategy}: test {100 * test['acc']:.1f} %, val {100 * val['acc']:.1f} %")
+    if ctx.is_main:
+        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
+        plot_learning_curve(hist, out / "learning_curve.png",
+                            f"N-MNIST, {strategy}: test {100 * test['acc']:.1f} %, val {100 * val['acc']:.1f} %")
     return metrics
 
 
@@ -294,6 +344,8 @@ def main(args) -> int:
             data_root=args.data_root, cache_dir=args.cache_dir, limit=args.limit, resume=args.resume,
             progress=not args.no_progress)
     out = args.out or Path(f"out/nmnist-{args.strategy}")
+    if int(os.environ.get("RANK", "0")) != 0:    # under torchrun: rank 0 reports
+        return 0
     print(f"N-MNIST {args.strategy}: test accuracy {100 * m['test_accuracy']:.1f} % "
           f"(validation {100 * m['val_accuracy']:.1f} %), {m['mean_epoch_seconds']:.1f} s per epoch, "
           f"peak autograd memory {m['peak_memory_mb']:.1f} MB; files in {out}")

@@ -8,18 +8,28 @@ previous complete file behind, never a half-written one):
   "val_loss", "val_acc", "time_s", "samples_per_s"}, ...]}``;
 * ``checkpoint.pt``: ``torch.save`` of ``{"state_dict", "optimizer", "config", "epoch",
   "metrics", "rng"}`` (tensors and plain data only; loaded with ``weights_only=True``).
+
+Across processes (``torchrun``, see :mod:`spiking.nn.distributed` and docs/scale.md): with a
+process group of more than one rank the model is wrapped in ``DistributedDataParallel``; each
+rank trains on its part of every global batch, and the gradients are weighted by each rank's
+share of the batch and summed in one all-reduce per step (so SLTT's several backward passes per
+step cost one reduction, and an uneven split still gives the global-batch gradient). Epoch and
+evaluation metrics are summed over the ranks; only rank 0 writes files and shows progress; every
+rank resumes from the same checkpoint file.
 """
 from __future__ import annotations
 
 import json
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..atomic import atomic_path, write_text_atomic
+from . import distributed as ddp
 from .strategies import STRATEGIES, sequence_loss
 
 __all__ = ["Trainer"]
@@ -49,14 +59,16 @@ class Trainer:
     ``out_dir``: where metrics and checkpoints go (None: nothing written); ``grad_clip``: max
     gradient norm (None: no clipping); ``seed``: seeds the generator that draws SLTT-K's steps;
     ``scheduler``: a ``torch.optim.lr_scheduler`` stepped after every optimiser step (per batch),
-    saved in and restored from checkpoints.
+    saved in and restored from checkpoints; ``distributed``: train across the ranks of the
+    active process group with ``DistributedDataParallel`` (default: when one with more than one
+    rank is initialised, see :func:`spiking.nn.distributed.init_from_env`).
     Accuracy is the argmax of the output averaged over time.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, strategy: str = "bptt", *,
                  k: int | None = None, chunk: int = 1, loss=None, out_dir=None, progress: bool = True,
                  time_first: bool = True, grad_clip: float | None = None, seed: int = 0,
-                 device=None, config: dict | None = None, scheduler=None):
+                 device=None, config: dict | None = None, scheduler=None, distributed: bool | None = None):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy={strategy!r}: expected one of {sorted(STRATEGIES)}")
         if strategy == "sltt-k" and (k is None or isinstance(k, bool) or not isinstance(k, int) or k < 1):
@@ -80,6 +92,17 @@ class Trainer:
         self.extra_config = dict(config or {})
         self.epoch = 0            # epochs completed
         self.history: list[dict] = []
+        if distributed is None:
+            distributed = ddp.is_distributed()
+        if distributed and not ddp.is_distributed():
+            raise ValueError("distributed=True needs an initialised process group of more than one rank: "
+                             "run under torchrun and call spiking.nn.distributed.init_from_env()")
+        self._ddp = None
+        if distributed:
+            from torch.nn.parallel import DistributedDataParallel
+            on_gpu = self.device is not None and self.device.type == "cuda"
+            # DDP broadcasts rank 0's parameters and buffers here, so every rank starts alike
+            self._ddp = DistributedDataParallel(model, device_ids=[self.device] if on_gpu else None)
 
     # -- configuration -------------------------------------------------------------------------
     def config(self) -> dict:
@@ -110,7 +133,13 @@ class Trainer:
         x, y = self._prepare(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         fn = STRATEGIES[self.strategy]
-        loss, out = fn(self.model, x, y, self.loss_fn, k=self.k, chunk=self.chunk, generator=self.generator)
+        model = self.model if self._ddp is None else _Wrapped(self._ddp)
+        # under DDP, gradients stay local through the strategy's backward passes (no_sync), then
+        # one weighted all-reduce gives the gradient of the whole global batch
+        with (nullcontext() if self._ddp is None else self._ddp.no_sync()):
+            loss, out = fn(model, x, y, self.loss_fn, k=self.k, chunk=self.chunk, generator=self.generator)
+        if self._ddp is not None:
+            ddp.reduce_gradients(self.model.parameters(), int(y.shape[0]))
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
@@ -137,6 +166,7 @@ class Trainer:
             c = self._correct(out, y)
             correct += c["correct"]
             n += b
+        tot_loss, correct, n = ddp.all_reduce_sum([tot_loss, correct, n])   # the whole split over the ranks
         if n == 0:
             raise ValueError("evaluate: the loader yielded no batches")
         return {"loss": tot_loss / n, "acc": correct / n}
@@ -160,8 +190,9 @@ class Trainer:
                 total = len(train_loader)
             except TypeError:
                 total = None
+            _set_epoch(train_loader, self.epoch)
             bar = tqdm(train_loader, total=total, desc=f"epoch {self.epoch + 1}/{epochs} [{self.strategy}]",
-                       disable=not self.progress, leave=False)
+                       disable=not (self.progress and ddp.is_main()), leave=False)
             for x, y in bar:
                 r = self.train_step(x, y)
                 tot_loss += r["loss"] * r["n"]
@@ -169,6 +200,7 @@ class Trainer:
                 n += r["n"]
                 bar.set_postfix(loss=f"{tot_loss / n:.4f}", acc=f"{correct / n:.3f}")
             bar.close()
+            tot_loss, correct, n = ddp.all_reduce_sum([tot_loss, correct, n])
             if n == 0:
                 raise ValueError("fit: the training loader yielded no batches")
             elapsed = time.perf_counter() - t0
@@ -179,16 +211,19 @@ class Trainer:
                 v = self.evaluate(val_loader)
                 m.update(val_loss=v["loss"], val_acc=v["acc"])
             self.history.append(m)
-            if self.progress:
+            if self.progress and ddp.is_main():
                 print(json.dumps(m))
             if self.out_dir is not None:
                 self.write_metrics()
                 self.save_checkpoint()
+            ddp.barrier()   # the checkpoint of this epoch is complete before any rank goes on
         return self.history
 
     # -- files ---------------------------------------------------------------------------------
     def write_metrics(self, path=None):
         path = Path(path) if path is not None else self._out("metrics.json")
+        if not ddp.is_main():   # rank 0 writes; the others hold the same reduced history
+            return path
         write_text_atomic(path, json.dumps({"config": self.config(), "epochs": self.history}, indent=1))
         return path
 
@@ -208,6 +243,8 @@ class Trainer:
     def save_checkpoint(self, path=None) -> Path:
         """``torch.save`` of :meth:`checkpoint` through a temporary file and ``os.replace``."""
         path = Path(path) if path is not None else self._out("checkpoint.pt")
+        if not ddp.is_main():   # rank 0 writes; the others hold the same parameters
+            return path
         with atomic_path(path) as tmp:
             torch.save(self.checkpoint(), tmp)
         return path
@@ -238,3 +275,25 @@ class Trainer:
                 raise ValueError(f"checkpoint {path} holds no scheduler state, but this trainer has a scheduler")
             self.scheduler.load_state_dict(ck["scheduler"])
         return ck
+
+
+class _Wrapped:
+    """The DDP-wrapped model as the strategies see it: calls go through DistributedDataParallel,
+    other attributes (``detach_state``, ``config``) to the module inside."""
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapped(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped.module, name)
+
+
+def _set_epoch(loader, epoch: int):
+    """Tell a distributed sampler (ours or torch's) which epoch's order to draw."""
+    for obj in (loader, getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        if obj is not None and callable(getattr(obj, "set_epoch", None)):
+            obj.set_epoch(epoch)
+            return
