@@ -13,5 +13,6 @@ EXPERIMENTS = {
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``
 # and ``main(args) -> int``; its docstring's first line is the help text.
 COMMANDS = {
+    "nir": "spiking.nir.cli",
     "export": "spiking.experiments.nest_export",
 }
