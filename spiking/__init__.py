@@ -6,9 +6,9 @@
 The core (this package) never imports ``spiking.hardware``, ``spiking.datasets`` or
 ``spiking.experiments``; torch is imported only by ``spiking.nn``.
 """
-from .connectors import AllToAll, FixedProbability, FromList, OneToOne
+from .connectors import AllToAll, FixedProbability, FromList, OneToOne, TripartiteConnect
 from .engines import EventEngine, simulate
-from .models import IF, LIF, CubaLIF, PoissonSource, SpikeSourceArray
+from .models import IF, LIF, AdExAstro, Astrocyte, CubaLIF, PoissonSource, SpikeSourceArray, TsodyksSynapse
 from .network import Network, Population, Projection
 from .recording import ActivityLedger, Recording, SpikeTrains
 
@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Network", "Population", "Projection",
     "LIF", "IF", "CubaLIF", "SpikeSourceArray", "PoissonSource",
-    "OneToOne", "AllToAll", "FixedProbability", "FromList",
+    "Astrocyte", "AdExAstro", "TsodyksSynapse",
+    "OneToOne", "AllToAll", "FixedProbability", "FromList", "TripartiteConnect",
     "EventEngine", "simulate", "Recording", "SpikeTrains", "ActivityLedger",
 ]

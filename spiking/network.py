@@ -144,6 +144,33 @@ class Network:
         self.projections.append(proj)
         return proj
 
+    def connect_tripartite(self, pre: str, post: str, astro: str, rule, *, primary: dict | None = None,
+                           third_in: dict | None = None, third_out: dict | None = None, rng=None,
+                           name: str | None = None) -> tuple[Projection, Projection, Projection]:
+        """NEST's ``TripartiteConnect``: ``rule`` (a ``connectors.TripartiteConnect``) gives the
+        primary ``pre -> post`` connections and pairs them with astrocytes of ``astro``; returns the
+        three projections (primary, ``pre -> astro``, SIC ``astro -> post``). ``primary``,
+        ``third_in``, ``third_out``: keyword arguments of :meth:`connect` for each (weight, delay,
+        receptor, plasticity), scalars or per connection. Details: docs/astrocytes.md."""
+        from .connectors import FromList
+        if astro not in self.populations:
+            raise ValueError(f"astrocyte population {astro!r}: not in the network (have {sorted(self.populations)})")
+        for role, pop in (("pre", pre), ("post", post)):
+            if pop not in self.populations:
+                raise ValueError(f"{role} population {pop!r}: not in the network (have {sorted(self.populations)})")
+        sizes = (self.populations[pre].size, self.populations[post].size, self.populations[astro].size)
+        (p_pre, p_post), (i_pre, i_astro), (o_astro, o_post) = rule.build_tripartite(*sizes, pre == post, rng)
+        name = name or f"{pre}->{post}+{astro}#{len(self.projections)}"
+        n_before = len(self.projections)
+        try:   # all three or none
+            return (self.connect(pre, post, FromList(p_pre, p_post), name=name, **dict(primary or {})),
+                    self.connect(pre, astro, FromList(i_pre, i_astro), name=name + ":third_in", **dict(third_in or {})),
+                    self.connect(astro, post, FromList(o_astro, o_post), name=name + ":third_out",
+                                 **dict(third_out or {})))
+        except Exception:
+            del self.projections[n_before:]
+            raise
+
     def add_projection(self, proj: Projection) -> Projection:
         """Add a ready-made projection (used by loaders and converters); validated here."""
         self.projections.append(proj)

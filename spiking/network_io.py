@@ -15,7 +15,9 @@ import numpy as np
 
 from .atomic import atomic_path
 from .h5io import read_h5
+from .models.astrocytes import ASTRO_MODELS
 from .models.neurons import MODELS, NeuronModel, model_from_dict
+from .models.tsodyks import TsodyksSynapse
 from .models.sources import PoissonSource, SpikeSourceArray
 from .network import Network, Projection
 
@@ -100,11 +102,13 @@ def _read_network(f, path, plasticity_rules) -> Network:
             model = PoissonSource(**params)
         elif kind in MODELS:
             model = model_from_dict(kind, params)
+        elif kind in ASTRO_MODELS:
+            model = ASTRO_MODELS[kind](**params)
         else:
             raise ValueError(f"{path}: population {name!r} has unknown model {kind!r}")
         initial = {k: d[()] for k, d in g["initial"].items()}
         net.add_population(name, size, model, initial if isinstance(model, NeuronModel) else None)
-    rules = dict(plasticity_rules or {})
+    rules = {"TsodyksSynapse": TsodyksSynapse, **dict(plasticity_rules or {})}   # short-term plasticity loads by default
     for _, g in sorted(f["projections"].items()):
         plasticity = None
         if "plasticity_rule" in g.attrs:

@@ -52,6 +52,16 @@ class ActivityLedger:
     clock mode, one per processed event group in exact mode); synaptic_events: spikes delivered
     through one synapse (pre spikes x fan-out).
 
+    Counts the energy model prices (docs/energy.md defines each; empty in files written before
+    they existed): per population ``active_updates`` (neuron updates in which the neuron received
+    at least one synaptic event; the rest are idle), ``state_reads`` / ``state_writes`` (state
+    variables read and written by the updates: updates x variables per neuron), ``neurons``
+    (size) and ``state_variables`` (per neuron); per projection ``synapses`` (stored synapses),
+    ``dense_synapses`` (synapses x steps: the work of a dense, clock-driven evaluation, NeuroBench's
+    "Dense"), ``ac_ops`` / ``mac_ops`` (NeuroBench's effective ACs and MACs: a synaptic event
+    with a binary input is an AC, with a graded input a MAC; zero inputs count nothing).
+    ``inferences``: the samples this run covers (per-inference figures divide by it).
+
     backend: counts that only a hardware backend knows, one JSON-able dict per backend name
     (``"crossbar"``, ``"spinnaker"``, ...): numbers, or dicts of numbers keyed by strings. The
     energy model reads them; the float engines leave this empty.
@@ -63,6 +73,25 @@ class ActivityLedger:
     steps: int = 0
     mode: str = "clock"
     backend: dict = field(default_factory=dict)
+    inferences: int = 1
+    active_updates: dict = field(default_factory=dict)
+    state_reads: dict = field(default_factory=dict)
+    state_writes: dict = field(default_factory=dict)
+    neurons: dict = field(default_factory=dict)
+    state_variables: dict = field(default_factory=dict)
+    synapses: dict = field(default_factory=dict)
+    dense_synapses: dict = field(default_factory=dict)
+    ac_ops: dict = field(default_factory=dict)
+    mac_ops: dict = field(default_factory=dict)
+
+    # the per-population / per-projection count dicts beyond the original three
+    COUNT_FIELDS = ("active_updates", "state_reads", "state_writes", "neurons", "state_variables",
+                    "synapses", "dense_synapses", "ac_ops", "mac_ops")
+
+    @property
+    def idle_updates(self) -> dict:
+        """Neuron updates in which the neuron received no synaptic event, per population."""
+        return {k: int(v) - int(self.active_updates.get(k, 0)) for k, v in self.neuron_updates.items()}
 
     @property
     def total_spikes(self) -> int:
@@ -81,7 +110,15 @@ class ActivityLedger:
                 "spikes": {k: int(v) for k, v in self.spikes.items()},
                 "neuron_updates": {k: int(v) for k, v in self.neuron_updates.items()},
                 "synaptic_events": {k: int(v) for k, v in self.synaptic_events.items()},
-                "backend": _jsonable(self.backend)}
+                "backend": _jsonable(self.backend), "inferences": int(self.inferences),
+                **{name: {k: int(v) for k, v in getattr(self, name).items()} for name in self.COUNT_FIELDS}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ActivityLedger":
+        """Inverse of :meth:`to_dict`; counts missing from older files stay empty."""
+        return cls(d["spikes"], d["neuron_updates"], d["synaptic_events"], d["steps"], d["mode"],
+                   d.get("backend", {}), int(d.get("inferences", 1)),
+                   **{name: dict(d.get(name, {})) for name in cls.COUNT_FIELDS})
 
     def __str__(self):
         lines = [f"activity ledger ({self.mode} mode, {self.steps} steps)",
@@ -120,6 +157,7 @@ class Recording:
     state_ids: dict        # population -> recorded local neuron ids
     ledger: ActivityLedger
     seed_info: str = ""
+    timing: dict = field(default_factory=dict)   # seconds of the run: compile_s apart from simulate_s (not saved)
 
     @property
     def state_times(self) -> np.ndarray:
@@ -161,6 +199,5 @@ class Recording:
             ids[k] = g["ids"][()]
             state[k] = {var: g[var][()] for var in g if var != "ids"}
         led = json.loads(f.attrs["ledger"])
-        ledger = ActivityLedger(led["spikes"], led["neuron_updates"], led["synaptic_events"], led["steps"],
-                                led["mode"], led.get("backend", {}))
+        ledger = ActivityLedger.from_dict(led)
         return cls(float(f.attrs["dt"]), float(f.attrs["duration"]), spikes, state, ids, ledger)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from ..models.neurons import COEF, KIND_SOURCE, LIF, N_COEF
 from ..network import Network
@@ -31,15 +32,24 @@ class EventEngine:
     """A network flattened once into arrays; ``run`` may be called many times.
 
     Each run starts from the network's initial state: nothing carries over between runs.
+
+    threads: clock mode (static synapses) on this many threads, neurons and deliveries split by
+    target range, with the same spikes bit for bit for every count (``kernels._threads``); None:
+    the cores available, fewer for small networks. Exact, plastic and astrocyte runs use one.
     """
 
-    def __init__(self, net: Network, mode: str = "clock"):
+    def __init__(self, net: Network, mode: str = "clock", threads: int | None = None):
         if mode not in ("clock", "exact"):
             raise ValueError(f"mode={mode!r}: expected 'clock' or 'exact'")
+        self.threads = kernels.check_threads(threads)
         net.validate()
         self._plastic = any(proj.plasticity is not None for proj in net.projections)
         if self._plastic and mode != "clock":
             raise ValueError("plastic projections run in clock mode only: use mode='clock'")
+        from .astro import uses_astro_kernel  # astrocytes, SIC, Tsodyks: the kernel of engines/astro.py
+        self._astro = uses_astro_kernel(net)
+        if self._astro and mode != "clock":
+            raise ValueError("astrocytes, SIC and Tsodyks synapses run in clock mode only: use mode='clock'")
         self.net = net
         self.mode = mode
         self.dt = net.dt
@@ -185,13 +195,20 @@ class EventEngine:
         duration = float(duration)
         if not math.isfinite(duration) or duration <= 0:
             raise ValueError(f"duration={duration}: expected a positive number of ms")
-        if self.mode == "exact":
-            if record:
-                raise ValueError("exact mode records spikes only: drop record= or use mode='clock'")
-            return self._run_exact(duration, rng, progress)
-        return self._run_clock(duration, rng, record, record_ids, progress)
+        if self.mode == "exact" and record:
+            raise ValueError("exact mode records spikes only: drop record= or use mode='clock'")
+        with kernels.compile_timer() as timer:   # numba compile / cache-load time, apart from simulation
+            if self.mode == "exact":
+                rec = self._run_exact(duration, rng, progress)
+            else:
+                rec = self._run_clock(duration, rng, record, record_ids, progress)
+        rec.timing = dict(timer.report(), threads=kernels.plan_threads(self))
+        return rec
 
     def _run_clock(self, duration, rng, record, record_ids, progress):
+        if self._astro:  # astrocytes, SIC or Tsodyks synapses: the kernel of spiking.engines.astro
+            from .astro import run_clock_astro
+            return run_clock_astro(self, duration, rng, record, record_ids, progress)
         if self._plastic:  # plastic projections: the kernel of spiking.engines.plastic
             from .plastic import run_clock_plastic
             return run_clock_plastic(self, duration, rng, record, record_ids, progress)
@@ -224,14 +241,21 @@ class EventEngine:
             else max(1, _CHUNK_WORK // max(self.n_total, 1))
         bar = _progress(n_steps, "simulating", unit="step") if chunk < n_steps else None
         step = 0
+        plan = kernels.plan_for(self)   # None: one thread
         while step < n_steps:
             stop = min(n_steps, step + chunk)
-            reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
-                                        v, ie, ii, ref_end, buf,
-                                        self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
-                                        src_ptr, src_i,
-                                        spike_count, out_step, out_id, n_out,
-                                        rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
+            if plan is not None:   # several threads: kernels._threads, the same result bit for bit
+                reached = kernels.clock_run_threads(plan, step, stop, self.pop_start, self.pop_stop, self.pop_kind,
+                                                    self.coef, v, ie, ii, ref_end, buf, self.unit_w, src_ptr, src_i,
+                                                    spike_count, out_step, out_id, n_out,
+                                                    rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)
+            else:
+                reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
+                                            v, ie, ii, ref_end, buf,
+                                            self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
+                                            src_ptr, src_i,
+                                            spike_count, out_step, out_id, n_out,
+                                            rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
             if reached < stop:  # spike output full: grow and continue where it stopped
                 out_step = np.concatenate([out_step, np.empty_like(out_step)])
                 out_id = np.concatenate([out_id, np.empty_like(out_id)])
@@ -329,7 +353,56 @@ class EventEngine:
             neuron_updates=updates,
             synaptic_events={proj.name: events[k] for k, proj in enumerate(self.net.projections)},
             steps=steps, mode=mode)
+        self._energy_counts(ledger, duration, times, ids, updates)
         return Recording(self.dt, duration, spikes, state, state_ids, ledger)
+
+    def _energy_counts(self, ledger, duration, times, ids, updates):
+        """The counts the energy model prices (ActivityLedger docstring, docs/energy.md), from the
+        run's spikes and the synapse arrays: no work inside the simulation kernels."""
+        steps = ledger.steps if ledger.mode == "clock" else int(round(duration / self.dt))
+        if ledger.mode == "clock":
+            # a neuron update is active when at least one synaptic event arrives in its step
+            per_unit = _active_inputs(np.rint(times / self.dt).astype(np.int64), ids.astype(np.int64),
+                                      self.syn_ptr, self.syn_post, self.syn_delay, steps, self.n_total,
+                                      self.max_delay)
+            active = {p.name: 0 if p.is_source else int(per_unit[self.pop_start[k]:self.pop_stop[k]].sum())
+                      for k, p in enumerate(self.pops)}
+        else:  # exact mode updates a neuron only when an event reaches it
+            active = dict(updates)
+        n_var = {p.name: 0 if p.is_source else len(p.model.state_variables) for p in self.pops}
+        ledger.active_updates = active
+        ledger.neurons = {p.name: int(p.size) for p in self.pops}
+        ledger.state_variables = n_var
+        ledger.state_reads = {k: int(updates[k]) * n_var[k] for k in updates}
+        ledger.state_writes = dict(ledger.state_reads)
+        ledger.synapses = {proj.name: int(proj.size) for proj in self.net.projections}
+        ledger.dense_synapses = {proj.name: int(proj.size) * steps for proj in self.net.projections}
+        ledger.ac_ops = dict(ledger.synaptic_events)   # every input of a description is a spike
+        ledger.mac_ops = {proj.name: 0 for proj in self.net.projections}
+
+
+@njit(cache=True)
+def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_total, max_delay):
+    """Per unit, the number of steps < n_steps in which at least one synaptic event arrives
+    (a spike of step s reaches synapse k's target in step s + delay[k]). Spikes come in step
+    order, so arrivals lie in [s + 1, s + max_delay] and a ring of max_delay + 1 rows of
+    "last step counted" tells a new (target, step) pair from one already counted."""
+    rows = max_delay + 1
+    ring = np.full((rows, n_total), -1, np.int64)
+    out = np.zeros(n_total, np.int64)
+    for s in range(spk_step.shape[0]):
+        st = spk_step[s]
+        j = spk_id[s]
+        for k in range(syn_ptr[j], syn_ptr[j + 1]):
+            a = st + syn_delay[k]
+            if a >= n_steps:
+                continue
+            r = a % rows
+            p = syn_post[k]
+            if ring[r, p] != a:
+                ring[r, p] = a
+                out[p] += 1
+    return out
 
 
 def _progress(total, desc, unit):
@@ -338,7 +411,7 @@ def _progress(total, desc, unit):
 
 
 def simulate(net: Network, duration: float, *, mode: str = "clock", rng=None, record=None, record_ids=None,
-             progress=None) -> Recording:
+             progress=None, threads: int | None = None) -> Recording:
     """Simulate ``net`` for ``duration`` ms with the event engine (see :class:`EventEngine`)."""
-    return EventEngine(net, mode=mode).run(duration, rng=rng, record=record, record_ids=record_ids,
+    return EventEngine(net, mode=mode, threads=threads).run(duration, rng=rng, record=record, record_ids=record_ids,
                                            progress=progress)

@@ -515,6 +515,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
         proj = engine.net.projections[k]
         gpre = proj.pre_idx.astype(np.int64) + engine.offset[proj.pre]
         rec.ledger.synaptic_events[proj.name] = int(spike_count[gpre].sum())
+        rec.ledger.ac_ops[proj.name] = rec.ledger.synaptic_events[proj.name]
     final = ps.weights_by_projection(ps_w)
     engine.final_weights = final
     rec.final_weights = final

@@ -11,6 +11,8 @@ torch is imported only here (``import spiking`` does not need it).
 See docs/training.md.
 """
 from . import functional, surrogate
+from .astro import AstroLIF, AstroLIFState, astro_to_network
+from .delays import DelayedLinear, SigmaSchedule, TimeDropout, delay_optimizers
 from .export import Exported, spikes_to_source, to_network
 from .fused import filter_fused, lif_fused
 from .layers import (Conv2d, CubaLIF, Flatten, LeakyReadout, LIF, Linear, RecurrentLIF, Sequential,
@@ -28,4 +30,6 @@ __all__ = [
     "register_surrogate", "get_surrogate", "available_surrogates",
     "STRATEGIES", "register_strategy", "sequence_loss", "Trainer",
     "to_network", "spikes_to_source", "Exported", "lif_fused", "filter_fused",
+    "AstroLIF", "AstroLIFState", "astro_to_network",
+    "DelayedLinear", "SigmaSchedule", "TimeDropout", "delay_optimizers",
 ]

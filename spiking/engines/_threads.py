@@ -1,0 +1,304 @@
+"""Clock mode on several threads, with results that do not depend on the thread count.
+
+The units are split into ``T`` contiguous target ranges ``[bounds[t], bounds[t+1])``. Thread ``t``
+alone updates the neurons of its range and alone adds to the ring-buffer entries of its range, so
+no two threads write the same memory and no atomics are needed. Each step is one parallel region:
+
+1. every thread delivers the previous step's spikes (all of them, in the order they were
+   recorded) to the synapses whose targets lie in its range, then
+2. updates its neurons for this step (the kernels of ``_clock.py``, the same code as one thread),
+   lists its spikes, and clears the ring slot it has just read in its range.
+
+Then, on one thread, the per-range spike lists are joined in range order (which is index order,
+the order of the single-threaded ``clock_run``), followed by the step's source spikes.
+
+Why the result is bit-for-bit that of ``clock_run`` for every ``T``: a neuron's update reads only
+its own state and its own ring-buffer entries, with the same arithmetic. A ring-buffer entry is a
+floating-point sum whose value depends on the order of its additions. Here, as in ``clock_run``,
+the additions to one entry come spike by spike in recorded order, and within a spike in synapse
+order. The synapses of each unit are kept sorted by target (a stable sort, see
+:func:`thread_plan`), so each thread's share of a unit's synapses is one contiguous run that keeps
+their relative order. So every entry receives the same additions in the same order.
+
+Clearing a slot right after the update has read it, and delivering at the start of the next
+step, keeps the single-threaded order (read, clear, deliver), seen from each range.
+
+The same scheme of splitting by target range is how NEST and GeNN run synapses on many threads
+without locks (NEST: each thread owns the targets on its virtual process; Ippen et al. 2017,
+Front. Neuroinform. 11:30, section 2.2).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ..models.neurons import KIND_DELTA, KIND_EXP_NEST
+from ._clock import _update_delta, _update_exp_nest, _update_exp_spinnaker
+
+# Range boundaries are multiples of this many units (64 float64 = 8 cache lines), so that two
+# threads never write the same cache line of v, i_e, i_i or the ring buffer.
+_ALIGN = 64
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports one), at most
+    numba's thread pool size (``NUMBA_NUM_THREADS``)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def check_threads(threads) -> int | None:
+    """``threads`` validated: None (the cores available) or an int >= 1."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads={threads!r}: expected a whole number >= 1 (or None for the cores available)")
+    return int(threads)
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Target ranges and the synapse arrays ordered for them (see :func:`thread_plan`)."""
+
+    bounds: np.ndarray    # int64 [T + 1]: thread t owns units [bounds[t], bounds[t+1])
+    tptr: np.ndarray      # int64 [n_units, T + 1]: unit j's synapses onto range t are tptr[j, t]:tptr[j, t+1]
+    syn_off: np.ndarray   # ring-buffer offsets (as EventEngine.syn_off), sorted by target within each unit
+    syn_w: np.ndarray     # weights in the same order
+
+    @property
+    def threads(self) -> int:
+        return int(self.bounds.size - 1)
+
+
+def split_ranges(weight: np.ndarray, threads: int) -> np.ndarray:
+    """Boundaries of ``threads`` contiguous ranges of units with about equal total ``weight``
+    (1 per neuron, 0 per spike-source unit: sources are not updated), on multiples of _ALIGN."""
+    n = weight.size
+    cum = np.concatenate([[0.0], np.cumsum(weight, dtype=np.float64)])
+    targets = cum[-1] * np.arange(1, threads) / threads
+    inner = np.searchsorted(cum, targets, side="left")
+    inner = np.minimum((inner + _ALIGN // 2) // _ALIGN * _ALIGN, n)
+    bounds = np.concatenate([[0], inner, [n]]).astype(np.int64)
+    return np.maximum.accumulate(bounds)          # empty ranges are allowed, never negative ones
+
+
+def thread_plan(threads: int, syn_ptr, syn_post, syn_off, syn_w, unit_weight) -> ThreadPlan:
+    """The ranges for ``threads`` threads and each unit's synapses split by target range.
+
+    The synapses of each unit are stably sorted by target; arrays that are sorted already (e.g.
+    FixedProbability connections, whose targets come out ascending) are used as they are, without
+    a copy."""
+    threads = int(threads)
+    n = syn_ptr.size - 1
+    bounds = split_ranges(np.asarray(unit_weight, dtype=np.float64), threads)
+    pre = np.repeat(np.arange(n, dtype=np.int64), np.diff(syn_ptr))
+    if syn_post.size > 1:
+        step_up = syn_post[1:] >= syn_post[:-1]
+        same_unit = pre[1:] == pre[:-1]
+        sorted_already = bool(np.all(step_up | ~same_unit))
+    else:
+        sorted_already = True
+    if not sorted_already:
+        order = np.lexsort((syn_post, pre))       # by unit, then target; stable (lexsort is)
+        syn_post, syn_off, syn_w = syn_post[order], syn_off[order], syn_w[order]
+    rng = np.searchsorted(bounds, syn_post, side="right") - 1
+    counts = np.bincount(pre * threads + rng, minlength=n * threads).reshape(n, threads)
+    tptr = np.empty((n, threads + 1), dtype=np.int64)
+    tptr[:, 0] = syn_ptr[:-1]
+    np.cumsum(counts, axis=1, out=tptr[:, 1:])
+    tptr[:, 1:] += syn_ptr[:-1, None]
+    return ThreadPlan(bounds, tptr, syn_off, syn_w)
+
+
+@njit(cache=True, nogil=True)
+def _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch):
+    """The neurons of units [lo, hi) for step ``step`` (the population kernels on each
+    population's share of the range); spikes listed from ``scratch[lo]`` on. Returns how many."""
+    ns = np.int64(lo)
+    for p in range(pop_start.shape[0]):
+        kind = pop_kind[p]
+        a = max(pop_start[p], lo)
+        b = min(pop_stop[p], hi)
+        if kind < 0 or a >= b:
+            continue
+        c = coef[p]
+        if kind == KIND_DELTA:
+            ns = _update_delta(a, b, step, v, ref_end, be, bi, c, scratch, ns)
+        elif kind == KIND_EXP_NEST:
+            ns = _update_exp_nest(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+        else:
+            ns = _update_exp_spinnaker(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+    return ns - lo
+
+
+@njit(cache=True, nogil=True)
+def _deliver_range(t, s0, s1, out_id, slot, tptr, unit_w, syn_off, syn_w, flat, slot_size):
+    """The spikes ``out_id[s0:s1]``, emitted in ring slot ``slot``, delivered to range t's targets
+    (the additions of ``_clock.deliver_unit``, in the same order, restricted to the range)."""
+    flat_size = np.uint64(flat.shape[0])
+    base = np.uint64(slot * slot_size)
+    for s in range(s0, s1):
+        j = out_id[s]
+        k0 = np.uint64(tptr[j, t])
+        k1 = np.uint64(tptr[j, t + 1])
+        w = unit_w[j]
+        if math.isnan(w):
+            for k in range(k0, k1):
+                f = base + np.uint64(syn_off[k])
+                if f >= flat_size:
+                    f -= flat_size
+                flat[f] += syn_w[k]
+        else:
+            for k in range(k0, k1):
+                f = base + np.uint64(syn_off[k])
+                if f >= flat_size:
+                    f -= flat_size
+                flat[f] += w
+
+
+@njit(cache=True, nogil=True)
+def _thread_step(t, step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind, coef,
+                 v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk):
+    """Thread t's share of a step: the previous step's spikes delivered to its range, then (when
+    ``update``) its neurons updated and the slot they read cleared in its range. (One call is the
+    whole body of the parallel loop: numba's parallel passes then see a small loop body, which
+    keeps the compile short.)"""
+    lo = bounds[t]
+    hi = bounds[t + 1]
+    flat = buf.reshape(-1)
+    _deliver_range(t, m_prev, m, out_id, prev_slot, tptr, unit_w, syn_off, syn_w, flat, 2 * v.shape[0])
+    if update:
+        be = buf[slot, 0]
+        bi = buf[slot, 1]
+        n_spk[t] = _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
+                                 be, bi, scratch)
+        for j in range(lo, hi):
+            be[j] = 0.0
+            bi[j] = 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
+                   v, ie, ii, ref_end, buf,
+                   bounds, tptr, unit_w, syn_off, syn_w,
+                   src_ptr, src_ids,
+                   spike_count, out_step, out_id, n_out,
+                   rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk):
+    """Steps [step0, step1) as in ``_clock.clock_run``: one parallel loop over the ranges per
+    step (:func:`_thread_step`), then the spikes joined on this thread (module docstring)."""
+    n_thr = bounds.shape[0] - 1
+    n_slots = buf.shape[0]
+    cap = out_step.shape[0]
+    n_total = v.shape[0]
+    n_rec = rec_ids.shape[0]
+    m = n_out[0]
+    m_prev = m          # out_id[m_prev:m]: the previous step's spikes, not yet delivered
+    prev_slot = np.int64(0)   # typed ints throughout: no Literal[int] or uint64 copies of the callees
+    step = step0
+    last = False
+    while True:
+        # the last pass only delivers the last step's spikes, so that nothing is pending on return
+        if step >= step1 or m + n_total + src_ptr[step + 1] - src_ptr[step] > cap:
+            if m == m_prev:
+                break
+            last = True
+        slot = step % n_slots
+        for t in prange(n_thr):
+            _thread_step(np.int64(t), step, slot, prev_slot, m_prev, m, not last, bounds, pop_start, pop_stop, pop_kind,
+                         coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
+        if last:
+            m_prev = m
+            break
+        m_prev = m
+        for t in range(n_thr):
+            lo = bounds[t]
+            for s in range(n_spk[t]):
+                j = scratch[lo + s]
+                spike_count[j] += 1
+                out_step[m] = step
+                out_id[m] = j
+                m += 1
+        for k in range(src_ptr[step], src_ptr[step + 1]):
+            j = src_ids[k]
+            spike_count[j] += 1
+            out_step[m] = step
+            out_id[m] = j
+            m += 1
+        prev_slot = slot
+        if n_rec > 0:
+            r = step - rec_step0
+            for q in range(n_rec):
+                j = rec_ids[q]
+                rec_v[r, q] = v[j]
+                rec_ie[r, q] = ie[j]
+                rec_ii[r, q] = ii[j]
+        step += 1
+    n_out[0] = m
+    return step
+
+
+def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_kind, coef,
+                      v, ie, ii, ref_end, buf,
+                      unit_w, src_ptr, src_ids,
+                      spike_count, out_step, out_id, n_out,
+                      rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch) -> int:
+    """``clock_run`` on ``plan.threads`` threads (the arguments as there; the synapses come from
+    ``plan``). The same spikes, spike counts, state and recorded state, bit for bit, as
+    ``clock_run`` for any thread count; returns the first step not simulated likewise. Nothing is
+    carried between calls (the ring-buffer slots are left as ``clock_run`` leaves them, without its
+    one-slot ``touched`` list: a call of this kernel clears slots densely)."""
+    if scratch.shape[0] < v.shape[0]:
+        raise ValueError(f"scratch holds {scratch.shape[0]} entries: expected at least {v.shape[0]} (one per unit)")
+    n_spk = np.zeros(plan.threads, dtype=np.int64)
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        return int(_clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf,
+                                  plan.bounds, plan.tptr, unit_w, plan.syn_off, plan.syn_w, src_ptr, src_ids,
+                                  spike_count, out_step, out_id, n_out,
+                                  rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk))
+    finally:
+        numba.set_num_threads(before)
+
+
+# Below this many neurons per thread a step's work is too small to pay for waking the threads
+# (a parallel region costs microseconds per step): the default (threads=None) uses fewer threads.
+MIN_NEURONS_PER_THREAD = 2048
+
+
+def plan_threads(engine) -> int:
+    """The number of threads ``engine.run`` uses: ``engine.threads`` when given, else the cores
+    available, at most one per MIN_NEURONS_PER_THREAD neurons; 1 where only one-thread kernels
+    exist (exact mode, plastic or astrocyte networks)."""
+    if engine.mode != "clock" or engine._plastic or getattr(engine, "_astro", False):
+        return 1
+    if engine.threads is not None:
+        return engine.threads
+    n_neurons = int(sum(stop - start for start, stop, kind in
+                        zip(engine.pop_start, engine.pop_stop, engine.pop_kind) if kind >= 0))
+    return max(1, min(available_cores(), n_neurons // MIN_NEURONS_PER_THREAD))
+
+
+def plan_for(engine):
+    """The :class:`ThreadPlan` of an EventEngine's clock run, made once per thread count and kept
+    on the engine; None for one thread (``clock_run`` then)."""
+    threads = plan_threads(engine)
+    if threads == 1:
+        return None
+    plans = engine.__dict__.setdefault("_thread_plans", {})
+    if threads not in plans:
+        weight = np.zeros(engine.n_total)
+        for start, stop, kind in zip(engine.pop_start, engine.pop_stop, engine.pop_kind):
+            if kind >= 0:
+                weight[start:stop] = 1.0
+        plans[threads] = thread_plan(threads, engine.syn_ptr, engine.syn_post, engine.syn_off, engine.syn_w,
+                                     weight)
+    return plans[threads]
