@@ -13,6 +13,8 @@ EXPERIMENTS = {
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``
 # and ``main(args) -> int``; its docstring's first line is the help text.
 COMMANDS = {
+    "map": "spiking.hardware.spinnaker.cli",
+    "energy": "spiking.hardware.energy.cli",
     "nir": "spiking.nir.cli",
     "export": "spiking.experiments.nest_export",
 }

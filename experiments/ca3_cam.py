@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from spiking.atomic import atomic_path, write_text_atomic
-from spiking.models.ca3 import CA3Memory, IdealCAM, Learn, RecallByContent, RecallByCue
+from spiking.models.ca3 import CA3Memory, CA3Result, IdealCAM, Learn, RecallByContent, RecallByCue
 from spiking.plasticity import PairSTDP
 
 DATASET = "ca3_cam"
@@ -216,12 +216,26 @@ def write_csv(table, path):
 
 # -- running ---------------------------------------------------------------------------------
 
-def run(experiment: int, stdp: PairSTDP | None = None, progress=None):
-    """Simulate an experiment. Returns (result, table) with ``result`` a ``CA3Result``."""
+BACKENDS = ("float", "spinnaker1")
+
+
+def run(experiment: int, stdp: PairSTDP | None = None, progress=None, backend: str = "float"):
+    """Simulate an experiment. Returns (result, table) with ``result`` a ``CA3Result``.
+
+    ``backend``: "float" (the event engine) or "spinnaker1" (mapped and run in fixed point by
+    ``spiking.hardware.spinnaker``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}: expected one of {BACKENDS}")
     mem, ops, starts, duration, inputs = operations(experiment)
     if stdp is not None:
         mem = CA3Memory(mem.n_cues, mem.n_bits, stdp)
-    result = mem.run_inputs(ops, starts, *inputs, duration=duration, progress=progress)
+    if backend == "float":
+        result = mem.run_inputs(ops, starts, *inputs, duration=duration, progress=progress)
+    else:
+        from spiking.hardware.spinnaker import SpiNNakerEngine
+        net = mem.network(*inputs)
+        rec = SpiNNakerEngine(net, backend).run(float(duration), progress=progress)
+        result = CA3Result(mem, list(ops), list(starts), rec, mem.decode(rec, ops, starts, duration), net)
     return result, spike_table(result.recording, duration)
 
 
@@ -233,12 +247,12 @@ def plasticity_free_rows(experiment: int, golden) -> np.ndarray:
     return np.array([a == b for a, b in zip(table, golden)], dtype=bool)
 
 
-def compare(experiment: int, stdp: PairSTDP | None = None, golden: bool = True) -> dict:
+def compare(experiment: int, stdp: PairSTDP | None = None, golden: bool = True, backend: str = "float") -> dict:
     """Our table against the golden one, row by row (``golden=False``: no comparison, for runs
     without the recordings); decoded answers against the ideal memory."""
     gold = read_golden(experiment) if golden else None
     t0 = time.perf_counter()
-    result, table = run(experiment, stdp)
+    result, table = run(experiment, stdp, backend=backend)
     wall = time.perf_counter() - t0
     ideal = IdealCAM()
     answers = []
@@ -250,6 +264,7 @@ def compare(experiment: int, stdp: PairSTDP | None = None, golden: bool = True) 
                         "correct": (a.cues, a.content) == (cues, content)})
     summary = {
         "experiment": experiment,
+        "backend": backend,
         "folder": EXPERIMENTS[experiment]["folder"],
         "memory": {"cues": result.memory.n_cues, "bits": result.memory.n_bits,
                    "neurons": result.memory.n_neurons, "plastic_synapses": result.memory.n_plastic_synapses},
@@ -332,6 +347,8 @@ def add_arguments(parser):
     parser.add_argument("--experiment", type=int, choices=sorted(EXPERIMENTS), default=1,
                         help="1: functional test, 2: 60-operation stress test, 3: 4x4 state map")
     parser.add_argument("--out", type=Path, default=Path("out/ca3_cam"), help="output folder")
+    parser.add_argument("--backend", choices=BACKENDS, default="float",
+                        help="float: the event engine; spinnaker1: mapped on SpiNNaker 1 and run in fixed point")
     g = parser.add_argument_group("STDP conventions (defaults: sPyNNaker 7, the setting that reproduces "
                                   "the recordings)")
     g.add_argument("--update", choices=("deferred", "online"), default="deferred",
@@ -365,7 +382,7 @@ def main(args) -> int:
         print(f"experiment 2 reads its inputs from {dataset_dir() / EXPERIMENTS[2]['inputs']}: not found "
               "(set SPIKING_DATA to the folder holding ca3_cam/)", file=sys.stderr)
         return 2
-    summary = compare(args.experiment, stdp_from_args(args), golden=have)
+    summary = compare(args.experiment, stdp_from_args(args), golden=have, backend=args.backend)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(summary["_table"], out / "spikes.csv")
