@@ -8,6 +8,8 @@ EXPERIMENTS = {
     "nmnist": "spiking.experiments.nmnist",
     "ca3-cam": "spiking.experiments.ca3_cam",
     "ca3-capacity": "spiking.experiments.ca3_capacity",
+    "crossbar-nmnist": "spiking.experiments.crossbar_nmnist",
+    "main": "spiking.experiments.main_job",
 }
 
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``
