@@ -1,10 +1,10 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
-#   make demo   -> runs the main job (the CUBA quickstart) into out/quickstart
+#   make demo   -> runs the main job (train on N-MNIST, simulate, crossbar, SpiNNaker, energy) into out/main
 #   make test   -> runs the test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-OUT    ?= out/quickstart
+OUT    ?= out/main
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
-.PHONY: install demo test bench-install
+.PHONY: install demo quickstart test bench-install
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/spiking run quickstart --out $(OUT)
+	$(VENV)/bin/spiking run main --out $(OUT)
+
+quickstart: $(VENV)/.installed
+	$(VENV)/bin/spiking run quickstart --out out/quickstart
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
