@@ -3,7 +3,10 @@ show): ``benchmarks/results/astro_{single,clamp,pair,network}.png``.
 
     python benchmarks/astro_figures.py
 
-Needs only the committed reference files in tests/data/astro (not NEST itself).
+Needs only the committed reference files in tests/data/astro (not NEST itself). The single
+astrocyte and the tripartite pair are the networks and plots of ``spiking run astro-tripartite``
+(``spiking.experiments.astro_tripartite``), here fed NEST's reference trains; the clamped scan
+and the network are the cases of ``benchmarks/astro_nest_reference.py``.
 """
 from __future__ import annotations
 
@@ -35,6 +38,46 @@ def _save(fig, name):
     print("wrote", path.relative_to(ROOT))
 
 
+def _nest_times(n_rows, sample_ms):
+    return (np.arange(n_rows) + 1) * sample_ms   # NEST's multimeter rows at t = k * sample
+
+
+def _tripartite_figures(R, data):
+    """astro_single.png and astro_pair.png: the experiment's networks on NEST's trains (each NEST
+    generator time moved one step earlier, see astro_nest_reference), NEST's traces underneath."""
+    from spiking.experiments import astro_tripartite as AT
+
+    every = int(round(R.SAMPLE / AT.DT))
+    spec = R.case_spec("single")
+    params = AT.SingleParams(duration=spec["T"], delta_IP3=spec["astro"]["delta_IP3"])
+    net, record = AT.build_single(params, spec["train"] - R.DT)
+    rec, _ = AT.simulate(net, record, params.duration)
+    n = data["single"]
+    keys = ("IP3", "Ca_astro", "h_IP3R")
+    ours = {k: rec.state["astro"][k][every - 1::every, 0] for k in keys}
+    AT.plot_single(OUT / "astro_single.png", AT.trace_times(rec.state["astro"]["IP3"].shape[0], every), ours,
+                   sic_th=net.populations["astro"].model.SIC_th, label="spiking (RKF45)",
+                   reference=(_nest_times(n["astro.IP3"].shape[0], R.SAMPLE), {k: n[f"astro.{k}"][:, 0] for k in keys}),
+                   title="astrocyte_lr_1994 driven by a 10 Hz Poisson train (delta_IP3 = 0.02)")
+    print("wrote", OUT / "astro_single.png")
+
+    spec = R.case_spec("pair")
+    params = AT.PairParams(duration=spec["T"], w_in=spec["w_in"], w_sic=spec["w_sic"], post_I_e=spec["post_I_e"],
+                           delta_IP3=spec["astro"]["delta_IP3"], tau_syn_ex=spec["neuron"]["tau_syn_ex"])
+    net, record = AT.build_pair(params, spec["train"] - R.DT)
+    rec, _ = AT.simulate(net, record, params.duration)
+    n = data["pair"]
+    post = rec.spikes["post"]
+    traces = {f"{pop}.{var}": rec.state[pop][var][every - 1::every] for pop, vs in record.items() for var in vs}
+    for key in ("pre.v", "astro.IP3", "astro.Ca_astro"):
+        traces[key] = traces[key][:, 0]
+    # the reference stores our step n (NEST's stamp (n + 1) dt); our spike times are n dt
+    nest_spikes = {k: n["post.spike_steps"][n["post.spike_ids"] == k] * R.DT for k in (0, 1)}
+    AT.plot_pair(OUT / "astro_pair.png", AT.trace_times(rec.state["pre"]["v"].shape[0], every), traces,
+                 {k: post.times[post.ids == k] for k in (0, 1)}, reference_spikes=nest_spikes)
+    print("wrote", OUT / "astro_pair.png")
+
+
 def main(argv=None) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -43,21 +86,9 @@ def main(argv=None) -> int:
     R = _ref_module()
     data = {c: dict(np.load(ROOT / "tests" / "data" / "astro" / f"{c}.npz"))
             for c in ("single", "clamp", "pair", "network")}
-    ours = {c: R.run_ours(R.spec_from_reference(c, data[c])) for c in data}
-
-    # single astrocyte
-    n, o = data["single"], ours["single"]
-    t = (np.arange(n["astro.IP3"].shape[0]) + 1) * R.SAMPLE / 1000.0
-    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(6, 5))
-    for ax, key, label in zip(axes, ("IP3", "Ca_astro", "h_IP3R"), ("IP3 (uM)", "Ca (uM)", "h_IP3R")):
-        ax.plot(t, n[f"astro.{key}"][:, 0], lw=2.5, color="0.7", label="NEST 3.10")
-        ax.plot(t, o[f"astro.{key}"][:len(t), 0], lw=0.9, color="C0", label="spiking (RKF45)")
-        ax.set_ylabel(label)
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("astrocyte_lr_1994 driven by a 10 Hz Poisson train (delta_IP3 = 0.02)")
-    axes[-1].set_xlabel("time (s)")
-    fig.tight_layout()
-    _save(fig, "astro_single.png")
+    OUT.mkdir(parents=True, exist_ok=True)
+    _tripartite_figures(R, data)
+    ours = {c: R.run_ours(R.spec_from_reference(c, data[c])) for c in ("clamp", "network")}
 
     # clamped IP3 scan
     n, o = data["clamp"], ours["clamp"]
@@ -74,30 +105,6 @@ def main(argv=None) -> int:
     ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, "astro_clamp.png")
-
-    # tripartite pair
-    n, o = data["pair"], ours["pair"]
-    t = (np.arange(n["pre.v"].shape[0]) + 1) * R.SAMPLE / 1000.0
-    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(6.5, 7))
-    axes[0].plot(t, o["pre.v"][:len(t), 0], lw=0.6)
-    axes[0].set_ylabel("pre V (mV)")
-    axes[1].plot(t, o["astro.IP3"][:len(t), 0], label="IP3")
-    axes[1].plot(t, o["astro.Ca_astro"][:len(t), 0], label="Ca")
-    axes[1].set_ylabel("astrocyte (uM)")
-    axes[1].legend(fontsize=8)
-    axes[2].plot(t, o["post.I_SIC"][:len(t), 0], color="C3")
-    axes[2].set_ylabel("SIC x w (pA)")
-    for k, label in ((0, "post with SIC"), (1, "post without SIC")):
-        steps = o["post.spike_steps"][o["post.spike_ids"] == k]
-        nsteps = n["post.spike_steps"][n["post.spike_ids"] == k]
-        axes[3].eventplot([steps * R.DT / 1000.0], lineoffsets=k * 2 + 1, linelengths=0.8, colors="C0")
-        axes[3].eventplot([nsteps * R.DT / 1000.0], lineoffsets=k * 2 + 0.2, linelengths=0.6, colors="0.6")
-    axes[3].set_yticks([0.6, 2.6], ["with SIC", "without SIC"])
-    axes[3].set_ylabel("post spikes\n(blue ours, grey NEST)")
-    axes[3].set_xlabel("time (s)")
-    axes[0].set_title("tripartite pair (NEST astrocyte_interaction, driven harder)")
-    fig.tight_layout()
-    _save(fig, "astro_pair.png")
 
     # network
     n, o = data["network"], ours["network"]

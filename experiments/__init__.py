@@ -10,6 +10,8 @@ EXPERIMENTS = {
     "ca3-capacity": "spiking.experiments.ca3_capacity",
     "crossbar-nmnist": "spiking.experiments.crossbar_nmnist",
     "main": "spiking.experiments.main_job",
+    "astro-tripartite": "spiking.experiments.astro_tripartite",
+    "astro-memory": "spiking.experiments.astro_memory",
 }
 
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``

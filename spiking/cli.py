@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     if args.command == "list":
         for name, module_name in experiments.items():
             doc = (importlib.import_module(module_name).__doc__ or "").strip().splitlines()[0]
-            print(f"{name:<16}{doc}")
+            print(f"{name:<18}{doc}")
         return 0
     return int(args._module.main(args) or 0)
 
