@@ -7,11 +7,12 @@ survives edits to the exact-mode and threaded kernels, and theirs edits to this 
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit
 
-from ..models.neurons import COEF, KIND_DELTA, KIND_EXP_NEST
+from ..models.neurons import COEF, KIND_DELTA, KIND_EXP_NEST, KIND_EXP_SPINNAKER
 
 _P22, _DRIVE = COEF["p22"], COEF["drive"]
 _P11E, _P11I, _P21E, _P21I = COEF["p11e"], COEF["p11i"], COEF["p21e"], COEF["p21i"]
@@ -205,9 +206,12 @@ def deliver(j, slot, syn_ptr, syn_off, syn_w, flat, slot_size):
 # Delivery in clock_run: ``unit_w[j]`` is the weight shared by all synapses of unit j, or NaN
 # when they differ. With a shared weight it is read once per spike and the loop streams only
 # ``syn_off`` (int32 where the offsets fit); otherwise the weights are read per synapse from
-# ``syn_w``. Either way the same additions in the same order.
+# ``syn_w``. Either way the same additions in the same order. Both delivery kernels are inlined
+# into their callers by numba (``inline="always"``): no compile and cache entry of their own, a
+# tenth less to compile on a fresh install; a loop of additions to distinct entries gives the
+# same sums under any caller's fastmath flags.
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def deliver_unit(j, slot, syn_ptr, unit_w, syn_off, syn_w, flat, slot_size):
     """``deliver`` with the shared weight of unit j where it has one (see above)."""
     flat_size = np.uint64(flat.shape[0])
@@ -229,7 +233,7 @@ def deliver_unit(j, slot, syn_ptr, unit_w, syn_off, syn_w, flat, slot_size):
             flat[f] += w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def deliver_tracked(j, syn_ptr, unit_w, syn_off, syn_w, flat, touched, n_touched):
     """``deliver_unit`` for a one-slot ring buffer (every delay one step), listing each entry
     that becomes non-zero in ``touched`` (weights are > 0, so a sum never returns to zero and
@@ -316,3 +320,58 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
                 rec_ie[r, q] = ie[j]
                 rec_ii[r, q] = ii[j]
     return step1
+
+
+# -- one-kind twins of the clock kernel ---------------------------------------------------------
+# ``update_neurons`` branches on the population kind at run time, so numba compiles all three
+# population kernels for every network. Most networks use one kind. For them ``clock_kernel``
+# picks a twin of ``clock_run`` compiled from the same source, whose update calls that kind's
+# kernel alone: about a quarter less to compile on a fresh install (docs/scale.md, section 4).
+
+@njit(cache=True, nogil=True)
+def _update_delta_ie(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
+    """``_update_delta`` with the argument list of the exponential-synapse kernels."""
+    return _update_delta(lo, hi, step, v, ref_end, be, bi, c, scratch, ns)
+
+
+_KIND, _KERNEL = KIND_DELTA, _update_delta_ie   # bound anew in each twin by _twin
+
+
+def _update_one_kind(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch):
+    """``update_neurons`` for networks whose neuron populations are all of kind ``_KIND`` (a global
+    bound per twin, with ``_KERNEL``, by :func:`_twin`): the same calls in the same order."""
+    ns = np.int64(0)
+    be = buf[slot, 0]
+    bi = buf[slot, 1]
+    for p in range(pop_start.shape[0]):
+        if pop_kind[p] == _KIND:
+            ns = _KERNEL(pop_start[p], pop_stop[p], step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns)
+    return ns
+
+
+def _twin(kernel, name, options=None, **bind):
+    """``kernel`` (a function or a numba dispatcher) compiled anew from the same code, with the
+    globals in ``bind`` replaced: a plain module-level function (no closure, so numba caches it
+    like any other, under its own ``name``). ``options``: more numba options (``parallel``)."""
+    f = getattr(kernel, "py_func", kernel)
+    fn = types.FunctionType(f.__code__, dict(f.__globals__, **bind), name, f.__defaults__)
+    fn.__qualname__ = name
+    fn.__doc__ = f"``{f.__name__}`` for {name.rsplit('_', 1)[-1]}-kind networks. " + (f.__doc__ or "")
+    return njit(cache=True, nogil=True, **(options or {}))(fn)
+
+
+_ONE_KIND = {}
+for _kind, _kernel, _tag in ((KIND_DELTA, _update_delta_ie, "delta"), (KIND_EXP_NEST, _update_exp_nest, "nest"),
+                             (KIND_EXP_SPINNAKER, _update_exp_spinnaker, "spinnaker")):
+    _upd = _twin(_update_one_kind, f"update_neurons_{_tag}", _KIND=_kind, _KERNEL=_kernel)
+    _ONE_KIND[_kind] = _twin(clock_run, f"clock_run_{_tag}", update_neurons=_upd)
+
+
+def clock_kernel(pop_kind: np.ndarray):
+    """The clock kernel for populations of these kinds: the one-kind twin of ``clock_run`` when
+    every neuron population is of one kind, else ``clock_run``. Both give the same result (the
+    same calls in the same order) where both apply."""
+    kinds = {int(k) for k in pop_kind if k >= 0}
+    if len(kinds) == 1 and kinds <= _ONE_KIND.keys():
+        return _ONE_KIND[kinds.pop()]
+    return clock_run

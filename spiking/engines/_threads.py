@@ -23,9 +23,10 @@ their relative order. So every entry receives the same additions in the same ord
 Clearing a slot right after the update has read it, and delivering at the start of the next
 step, keeps the single-threaded order (read, clear, deliver), seen from each range.
 
-The same scheme of splitting by target range is how NEST and GeNN run synapses on many threads
-without locks (NEST: each thread owns the targets on its virtual process; Ippen et al. 2017,
-Front. Neuroinform. 11:30, section 2.2).
+NEST splits its work the same way: a synapse is stored and delivered on the thread (virtual
+process) that owns its target neuron, so no two threads write the same state (Ippen et al. 2017,
+"Constructing neuronal network models in massively parallel environments", Front. Neuroinform.
+11:30).
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..models.neurons import KIND_DELTA, KIND_EXP_NEST
-from ._clock import _update_delta, _update_exp_nest, _update_exp_spinnaker
+from ..models.neurons import KIND_DELTA, KIND_EXP_NEST, KIND_EXP_SPINNAKER
+from ._clock import _twin, _update_delta, _update_delta_ie, _update_exp_nest, _update_exp_spinnaker
 
 # Range boundaries are multiples of this many units (64 float64 = 8 cache lines), so that two
 # threads never write the same cache line of v, i_e, i_i or the ring buffer.
@@ -99,23 +100,38 @@ def thread_plan(threads: int, syn_ptr, syn_post, syn_off, syn_w, unit_weight) ->
     threads = int(threads)
     n = syn_ptr.size - 1
     bounds = split_ranges(np.asarray(unit_weight, dtype=np.float64), threads)
-    pre = np.repeat(np.arange(n, dtype=np.int64), np.diff(syn_ptr))
-    if syn_post.size > 1:
-        step_up = syn_post[1:] >= syn_post[:-1]
-        same_unit = pre[1:] == pre[:-1]
-        sorted_already = bool(np.all(step_up | ~same_unit))
-    else:
-        sorted_already = True
-    if not sorted_already:
+    if not _sorted_by_target(syn_ptr, syn_post):
+        pre = np.repeat(np.arange(n, dtype=np.int64), np.diff(syn_ptr))
         order = np.lexsort((syn_post, pre))       # by unit, then target; stable (lexsort is)
         syn_post, syn_off, syn_w = syn_post[order], syn_off[order], syn_w[order]
-    rng = np.searchsorted(bounds, syn_post, side="right") - 1
-    counts = np.bincount(pre * threads + rng, minlength=n * threads).reshape(n, threads)
     tptr = np.empty((n, threads + 1), dtype=np.int64)
-    tptr[:, 0] = syn_ptr[:-1]
-    np.cumsum(counts, axis=1, out=tptr[:, 1:])
-    tptr[:, 1:] += syn_ptr[:-1, None]
+    _range_pointers(syn_ptr, syn_post, bounds, tptr)
     return ThreadPlan(bounds, tptr, syn_off, syn_w)
+
+
+@njit(cache=True, nogil=True)
+def _sorted_by_target(syn_ptr, syn_post):
+    """Whether each unit's synapses are in ascending target order (one pass, no temporaries:
+    80 M synapses at a million neurons)."""
+    for j in range(syn_ptr.shape[0] - 1):
+        for k in range(syn_ptr[j] + 1, syn_ptr[j + 1]):
+            if syn_post[k] < syn_post[k - 1]:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _range_pointers(syn_ptr, syn_post, bounds, tptr):
+    """``tptr[j, t]``: the first synapse of unit j onto range t or above (targets sorted per unit)."""
+    n_thr = bounds.shape[0] - 1
+    for j in range(syn_ptr.shape[0] - 1):
+        k = syn_ptr[j]
+        tptr[j, 0] = k
+        for t in range(1, n_thr):
+            while k < syn_ptr[j + 1] and syn_post[k] < bounds[t]:
+                k += 1
+            tptr[j, t] = k
+        tptr[j, n_thr] = syn_ptr[j + 1]
 
 
 @njit(cache=True, nogil=True)
@@ -186,6 +202,17 @@ def _thread_step(t, step, slot, prev_slot, m_prev, m, update, bounds, pop_start,
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def _parallel_step(n_thr, step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind, coef,
+                   v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk):
+    """:func:`_thread_step` for every range, on the thread pool: the only parallel function,
+    kept to this one loop so that numba's parallel passes (the slow part of compiling it) see
+    nothing else."""
+    for t in prange(n_thr):
+        _thread_step(np.int64(t), step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind,
+                     coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
+
+
+@njit(cache=True, nogil=True)
 def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                    v, ie, ii, ref_end, buf,
                    bounds, tptr, unit_w, syn_off, syn_w,
@@ -193,7 +220,7 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                    spike_count, out_step, out_id, n_out,
                    rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk):
     """Steps [step0, step1) as in ``_clock.clock_run``: one parallel loop over the ranges per
-    step (:func:`_thread_step`), then the spikes joined on this thread (module docstring)."""
+    step (:func:`_parallel_step`), then the spikes joined on this thread (module docstring)."""
     n_thr = bounds.shape[0] - 1
     n_slots = buf.shape[0]
     cap = out_step.shape[0]
@@ -211,9 +238,8 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                 break
             last = True
         slot = step % n_slots
-        for t in prange(n_thr):
-            _thread_step(np.int64(t), step, slot, prev_slot, m_prev, m, not last, bounds, pop_start, pop_stop, pop_kind,
-                         coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
+        _parallel_step(n_thr, step, slot, prev_slot, m_prev, m, not last, bounds, pop_start, pop_stop, pop_kind,
+                       coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
         if last:
             m_prev = m
             break
@@ -245,6 +271,52 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
     return step
 
 
+# One-kind twins of the threaded kernel, as ``_clock.clock_kernel`` has for one thread: the
+# range update calls that kind's population kernel alone, and each function above it is
+# recompiled from its own code with the callee below rebound (``_clock._twin``).
+_KIND, _KERNEL = KIND_DELTA, _update_delta_ie   # bound anew in each twin
+
+
+def _update_range_one_kind(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch):
+    """``_update_range`` for networks whose neuron populations are all of kind ``_KIND``: the
+    same calls in the same order."""
+    ns = np.int64(lo)
+    for p in range(pop_start.shape[0]):
+        a = max(pop_start[p], lo)
+        b = min(pop_stop[p], hi)
+        if pop_kind[p] != _KIND or a >= b:
+            continue
+        ns = _KERNEL(a, b, step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns)
+    return ns - lo
+
+
+_ONE_KIND = {}
+for _kind, _kernel, _tag in ((KIND_DELTA, _update_delta_ie, "delta"), (KIND_EXP_NEST, _update_exp_nest, "nest"),
+                             (KIND_EXP_SPINNAKER, _update_exp_spinnaker, "spinnaker")):
+    _f = _twin(_update_range_one_kind, f"_update_range_{_tag}", _KIND=_kind, _KERNEL=_kernel)
+    _f = _twin(_thread_step, f"_thread_step_{_tag}", _update_range=_f)
+    _f = _twin(_parallel_step, f"_parallel_step_{_tag}", {"parallel": True}, _thread_step=_f)
+    _ONE_KIND[_kind] = _twin(_clock_run_par, f"_clock_run_par_{_tag}", _parallel_step=_f)
+
+
+def _kernel_for(pop_kind):
+    kinds = {int(k) for k in pop_kind if k >= 0}
+    if len(kinds) == 1 and kinds <= _ONE_KIND.keys():
+        return _ONE_KIND[kinds.pop()]
+    return _clock_run_par
+
+
+def _passive_wait():
+    """OpenMP threads that wait for the next step sleep rather than spin, unless the user chose
+    (``OMP_WAIT_POLICY``). Each step is one parallel loop; on a machine with more runnable threads
+    than cores, spinning waiters take the core from the thread the step waits for. Measured on a
+    loaded 2-core machine (docs/scale.md, section 4): 2 threads 30x slower than 1 with spinning,
+    1.5x faster with sleeping. Set here, just before numba starts its thread pool (the first
+    ``get_num_threads``), and not at import, so that other OpenMP users in the process (torch)
+    keep their defaults; once the pool runs, a later change has no effect."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+
 def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_kind, coef,
                       v, ie, ii, ref_end, buf,
                       unit_w, src_ptr, src_ids,
@@ -258,13 +330,15 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
     if scratch.shape[0] < v.shape[0]:
         raise ValueError(f"scratch holds {scratch.shape[0]} entries: expected at least {v.shape[0]} (one per unit)")
     n_spk = np.zeros(plan.threads, dtype=np.int64)
+    _passive_wait()
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))
     try:
-        return int(_clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf,
-                                  plan.bounds, plan.tptr, unit_w, plan.syn_off, plan.syn_w, src_ptr, src_ids,
-                                  spike_count, out_step, out_id, n_out,
-                                  rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk))
+        kernel = _kernel_for(pop_kind)   # a one-kind twin, or the kernel for every kind
+        return int(kernel(step0, step1, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf,
+                          plan.bounds, plan.tptr, unit_w, plan.syn_off, plan.syn_w, src_ptr, src_ids,
+                          spike_count, out_step, out_id, n_out,
+                          rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk))
     finally:
         numba.set_num_threads(before)
 

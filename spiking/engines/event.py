@@ -242,6 +242,7 @@ class EventEngine:
         bar = _progress(n_steps, "simulating", unit="step") if chunk < n_steps else None
         step = 0
         plan = kernels.plan_for(self)   # None: one thread
+        clock = kernels.clock_kernel(self.pop_kind)   # clock_run, or its twin for one population kind
         while step < n_steps:
             stop = min(n_steps, step + chunk)
             if plan is not None:   # several threads: kernels._threads, the same result bit for bit
@@ -250,12 +251,12 @@ class EventEngine:
                                                     spike_count, out_step, out_id, n_out,
                                                     rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)
             else:
-                reached = kernels.clock_run(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
-                                            v, ie, ii, ref_end, buf,
-                                            self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
-                                            src_ptr, src_i,
-                                            spike_count, out_step, out_id, n_out,
-                                            rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
+                reached = clock(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
+                            v, ie, ii, ref_end, buf,
+                            self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
+                            src_ptr, src_i,
+                            spike_count, out_step, out_id, n_out,
+                            rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
             if reached < stop:  # spike output full: grow and continue where it stopped
                 out_step = np.concatenate([out_step, np.empty_like(out_step)])
                 out_id = np.concatenate([out_id, np.empty_like(out_id)])
