@@ -177,7 +177,7 @@ class CachedDataset:
             labels = np.zeros(n, dtype=np.int64)
             dtype, shape = None, None
             with os.fdopen(raw_fd, "wb") as raw, tqdm(
-                total=n, desc=f"caching {self.path.name}", unit="sample", disable=not progress
+                total=n, desc=f"caching {self.path.name}", unit="sample", disable=None if progress else True
             ) as bar:
                 for i in range(n):
                     sample, label = self.dataset[i]

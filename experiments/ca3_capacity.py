@@ -102,7 +102,7 @@ def sweep(cues=DEFAULT_SIZES, bits=DEFAULT_SIZES, seed: int = 0, spacing: int = 
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(grid) * len(rules), desc="CA3 capacity sweep", unit="run")
+        bar = tqdm(total=len(grid) * len(rules), desc="CA3 capacity sweep", unit="run", disable=None)
     out = []
     # the first call compiles (or loads) the kernels: done apart so wall times are steady-state
     evaluate(2, 2, seed, spacing, density)

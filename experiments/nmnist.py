@@ -18,7 +18,7 @@
   ``checkpoint.pt`` (the trainer's state_dict checkpoint, written atomically every epoch;
   ``--resume`` continues from it).
 
-Across processes: ``torchrun --nproc_per_node=N -m spiking.cli run nmnist ...`` (see
+Across processes: ``torchrun --nproc_per_node=N -m spiking.experiments.cli run nmnist ...`` (see
 docs/scale.md) trains with ``DistributedDataParallel`` (gloo on CPU, NCCL with one GPU per
 process). ``--batch-size`` is then the global batch: every rank draws the same order and shifts
 and takes its part of each batch (:func:`spiking.nn.distributed.split_batch`), the validation

@@ -14,6 +14,7 @@ import numpy as np
 
 from .models.neurons import NeuronModel
 from .models.sources import PoissonSource, SpikeSourceArray
+from .network_h5 import read_network, write_network
 
 RECEPTORS = ("excitatory", "inhibitory")
 
@@ -235,10 +236,9 @@ class Network:
 
     # -- persistence (HDF5) -------------------------------------------------------------------
     def save(self, path):
-        from .network_io import save_network
-        save_network(self, path)
+        write_network(self, path)
 
     @classmethod
-    def load(cls, path) -> "Network":
-        from .network_io import load_network
-        return load_network(path)
+    def load(cls, path, plasticity_rules: dict | None = None) -> "Network":
+        """``plasticity_rules``: rule class names to classes (needed only for plastic projections)."""
+        return read_network(path, plasticity_rules, cls, Projection)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spiking.cli import main as cli_main
+from spiking.experiments.cli import main as cli_main
 from spiking.experiments import astro_memory as AM
 from spiking.experiments import astro_recall as AR
 from spiking.experiments import astro_tripartite as AT

@@ -90,7 +90,7 @@ def test_which_conventions_reproduce_the_recordings(label, options, expected):
 
 
 def test_cli_writes_table_raster_summary(tmp_path):
-    from spiking.cli import main
+    from spiking.experiments.cli import main
     out = tmp_path / "exp3"
     assert main(["run", "ca3-cam", "--experiment", "3", "--out", str(out)]) == 0
     golden = X.dataset_dir() / "results" / X.EXPERIMENTS[3]["folder"] / "spikes.csv"

@@ -39,7 +39,7 @@ def test_torchrun_two_ranks_reproduce_one_process(tmp_path):
             "--cache-dir", str(cache), "--out", str(tmp_path / "two"), "--no-progress"]
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", "-m", "spiking.cli", "run", "nmnist", *args]
+           f"--master_port={_free_port()}", "-m", "spiking.experiments.cli", "run", "nmnist", *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("N-MNIST bptt: test accuracy") == 1        # rank 0 reports, once

@@ -209,7 +209,7 @@ def test_missing_counts_name_the_count_and_engine():
 # -- command line --------------------------------------------------------------------------
 
 def test_cli_table_json_and_chart(tmp_path, capsys):
-    from spiking.cli import main
+    from spiking.experiments.cli import main
 
     rec = _two_neuron()
     rec.save(tmp_path / "rec.h5")

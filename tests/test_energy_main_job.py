@@ -16,7 +16,7 @@ def _data_or_skip():
 
 def test_main_job_smoke(tmp_path, capsys):
     _data_or_skip()
-    from spiking.cli import main
+    from spiking.experiments.cli import main
 
     m = main_job.run(tmp_path, epochs=1, limit=12, hidden=32, threads=1, progress=False)
     a = m["agreement"]

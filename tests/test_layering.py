@@ -23,7 +23,7 @@ def _added_modules(import_lines: str, forbidden: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("core", ["spiking", "spiking.nn", "spiking.nir", "spiking.engines.astro",
-                                  "spiking.export", "spiking.cli"])
+                                  "spiking.export", "spiking.nir.cli"])
 def test_core_imports_no_layer_above(core):
     added = _added_modules(f"import {core}",
                            ("spiking.hardware", "spiking.datasets", "spiking.experiments"))

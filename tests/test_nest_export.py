@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import spiking as sp
-from spiking import cli
+from spiking.experiments import cli
 from spiking.export import nest_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spiking import cli
+from spiking.experiments import cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

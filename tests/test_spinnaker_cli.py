@@ -4,7 +4,7 @@ import json
 import pytest
 
 from spiking import AllToAll, CubaLIF, Network, PoissonSource
-from spiking.cli import main
+from spiking.experiments.cli import main
 
 
 def _net(path, n=300):

@@ -1,5 +1,6 @@
 """Exact (continuous-time) event-driven kernel of the event engine: a binary heap of synaptic
-events, delta-synapse LIF/IF neurons updated only when an event reaches them. Re-exported by
+events, delta-synapse LIF/IF neurons updated only when an event reaches them, the refractory
+period in continuous time (NEST ``iaf_psc_delta_ps``, ``tests/test_exact_nest_ps.py``). Re-exported by
 :mod:`spiking.engines.kernels`; a file of its own so that numba caches it apart from the clock kernels.
 """
 from __future__ import annotations
@@ -15,6 +16,18 @@ from numba import njit
 QUANTA_PER_MS = 1e9
 TIME_QUANTUM = 1.0 / QUANTA_PER_MS
 MAX_EXACT_MS = 2.0 ** 52 * TIME_QUANTUM
+
+
+# Where an input that arrives exactly at t_spike + t_ref goes (exact_run's refractory_open):
+# "closed" discards it (clock mode, NEST iaf_psc_delta), "open" takes it (NEST iaf_psc_delta_ps).
+REFRACTORY_ENDS = ("closed", "open")
+
+
+def refractory_is_open(end: str) -> bool:
+    """``exact_run``'s ``refractory_open`` for an end convention named in :data:`REFRACTORY_ENDS`."""
+    if end not in REFRACTORY_ENDS:
+        raise ValueError(f"exact_refractory_end={end!r}: expected one of {REFRACTORY_ENDS}")
+    return end == "open"
 
 
 @njit(cache=True, nogil=True)
@@ -90,7 +103,7 @@ def exact_run(t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt,
               syn_ptr, syn_post, syn_w_signed, syn_delay_ms,
               src_t, src_ids, src_pos,
               ht, hj, hw, hsize,
-              spike_count, update_count, out_t, out_id, n_out):
+              spike_count, update_count, out_t, out_id, n_out, refractory_open=False):
     """Process every event with time < t_stop. Returns the (possibly grown) heap and output arrays.
 
     ``src_pos[0]`` is the index of the next unprocessed source spike; ``hsize[0]`` the heap size.
@@ -98,6 +111,13 @@ def exact_run(t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt,
     grid coincide here too. ``drift`` is the constant voltage slope (mV/ms) of non-leaky neurons.
     A soft reset that leaves v at or above threshold queues a zero-weight event one ``dt`` after
     the refractory period, where the neuron fires again (as clock mode does in its next step).
+
+    ``tref`` (ms) is the refractory period in continuous time; its end ``t_spike + t_ref`` is put on
+    the time quantum. An input that arrives exactly at that end is discarded (the closed interval
+    ``(t_spike, t_spike + t_ref]``, as clock mode and NEST's ``iaf_psc_delta`` count), or with
+    ``refractory_open`` taken after the neuron leaves refractoriness (``[t_spike, t_spike + t_ref)``:
+    NEST's ``iaf_psc_delta_ps`` hands its end-of-refractoriness pseudo-event out before an input of
+    the same time, ``SliceRingBuffer::get_next_spike`` in nestkernel/slice_ring_buffer.h).
     """
     size = hsize[0]
     m = n_out[0]
@@ -137,7 +157,7 @@ def exact_run(t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt,
         while size > 0 and ht[0] == t and hj[0] == j:
             x += hw[0]
             size = _heap_pop(ht, hj, hw, size)
-        if t <= refr_until[j]:
+        if t < refr_until[j] or (t == refr_until[j] and not refractory_open):
             continue  # input during the refractory period is discarded
         p = pop_of[j]
         update_count[j] += 1
@@ -149,8 +169,8 @@ def exact_run(t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt,
         last_t[j] = t
         if vj >= vth[p]:
             vj = vj - (vth[p] - vreset[p]) if soft[p] else vreset[p]
-            refr_until[j] = t + tref[p]
-            last_t[j] = t + tref[p]  # v is held during the refractory period
+            refr_until[j] = snap_time(t + tref[p])   # continuous t_ref, on the time quantum
+            last_t[j] = refr_until[j]  # v is held during the refractory period
             if vj >= vth[p]:  # soft reset left it above threshold: look again after the refractory period
                 if size + 1 > ht.shape[0]:
                     ht = _grow(ht, size + 1)

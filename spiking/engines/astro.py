@@ -629,7 +629,7 @@ def _shared_state(engine):
 
 def run_clock_astro(engine, duration, rng=None, record=None, record_ids=None, progress=None) -> Recording:
     """Clock-mode run of an engine whose network needs this kernel (see the module docstring)."""
-    from .event import _CHUNK_WORK, _PROGRESS_WORK, _progress
+    from ._progress import CHUNK_WORK as _CHUNK_WORK, PROGRESS_WORK as _PROGRESS_WORK, progress_bar as _progress
 
     s = getattr(engine, "_astro_setup", None)
     if s is None:

@@ -19,13 +19,11 @@ import math
 import numpy as np
 from numba import njit
 
-from ..models.neurons import COEF, KIND_SOURCE, LIF, N_COEF
+from ..models.neurons import KIND_SOURCE, LIF, N_COEF
 from ..network import Network
 from ..recording import ActivityLedger, Recording, SpikeTrains
 from . import kernels
-
-_CHUNK_WORK = 20_000_000   # neuron-steps per kernel call when a progress bar is shown
-_PROGRESS_WORK = 200_000_000
+from ._progress import CHUNK_WORK as _CHUNK_WORK, PROGRESS_WORK as _PROGRESS_WORK, progress_bar as _progress
 
 
 class EventEngine:
@@ -38,9 +36,15 @@ class EventEngine:
     the cores available, fewer for small networks. Exact, plastic and astrocyte runs use one.
     """
 
-    def __init__(self, net: Network, mode: str = "clock", threads: int | None = None):
+    def __init__(self, net: Network, mode: str = "clock", threads: int | None = None, *,
+                 exact_refractory_end: str = "closed"):
         if mode not in ("clock", "exact"):
             raise ValueError(f"mode={mode!r}: expected 'clock' or 'exact'")
+        # exact mode: an input arriving exactly at t_spike + t_ref is discarded ("closed", as clock
+        # mode and NEST's iaf_psc_delta) or taken ("open", as NEST's iaf_psc_delta_ps)
+        from ._exact import refractory_is_open
+        refractory_is_open(exact_refractory_end)   # validates the name
+        self.exact_refractory_end = exact_refractory_end
         self.threads = kernels.check_threads(threads)
         net.validate()
         self._plastic = any(proj.plasticity is not None for proj in net.projections)
@@ -309,7 +313,11 @@ class EventEngine:
                 vinf[k] = m.v_infinity()
             vreset[k], vth[k] = m.v_reset, m.v_th
             soft[k] = m.reset == "soft"
-            tref[k] = self.coef[k, COEF["ref_steps"]] * dt  # whole steps, as in clock mode
+            tref[k] = m.t_ref   # continuous time (clock mode rounds it to whole steps)
+        # an input at exactly t_spike + t_ref: "closed" (default) discards it as clock mode does,
+        # "open" takes it as NEST's iaf_psc_delta_ps does (set engine.exact_refractory_end)
+        from ._exact import refractory_is_open
+        refractory_open = refractory_is_open(self.exact_refractory_end)
         sign = np.where(self.syn_rec == 0, 1.0, -1.0)
         w_signed = self.syn_w * sign
         delay_ms = self.syn_delay * dt
@@ -333,7 +341,7 @@ class EventEngine:
             ht, hj, hw, out_t, out_id = kernels.exact_run(
                 t_stop, pop_of, tau, vinf, drift, vreset, vth, soft, tref, dt, v, last_t, refr_until,
                 self.syn_ptr, self.syn_post, w_signed, delay_ms, src_t, src_i, src_pos,
-                ht, hj, hw, hsize, spike_count, update_count, out_t, out_id, n_out)
+                ht, hj, hw, hsize, spike_count, update_count, out_t, out_id, n_out, refractory_open)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -404,11 +412,6 @@ def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_to
                 ring[r, p] = a
                 out[p] += 1
     return out
-
-
-def _progress(total, desc, unit):
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
 
 def simulate(net: Network, duration: float, *, mode: str = "clock", rng=None, record=None, record_ids=None,

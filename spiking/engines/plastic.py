@@ -418,7 +418,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
     docstring). ``record_weights_every`` (ms): also record every plastic weight at that interval
     (``Recording.weights``: {projection: array [samples, synapses]}, ``Recording.weight_times``).
     """
-    from .event import _CHUNK_WORK, _PROGRESS_WORK, _progress
+    from ._progress import CHUNK_WORK as _CHUNK_WORK, PROGRESS_WORK as _PROGRESS_WORK, progress_bar as _progress
 
     ps = _plastic(engine)
     dt = engine.dt

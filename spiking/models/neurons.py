@@ -105,8 +105,9 @@ def refractory_steps(t_ref: float, dt: float) -> float:
     """``t_ref`` in whole steps of ``dt`` (rounded; warns when ``t_ref`` is off the grid)."""
     steps = round(t_ref / dt)
     if abs(steps * dt - t_ref) > 1e-9 * max(1.0, abs(t_ref)):
-        warnings.warn(f"t_ref={t_ref} ms is not a multiple of dt={dt} ms; the refractory period is "
-                      f"rounded to {steps} steps ({steps * dt:g} ms)", UserWarning, stacklevel=3)
+        warnings.warn(f"t_ref={t_ref} ms is not a multiple of dt={dt} ms; in clock mode the refractory period "
+                      f"is rounded to {steps} steps ({steps * dt:g} ms); exact mode keeps it in continuous time",
+                      UserWarning, stacklevel=3)
     return float(steps)
 
 

@@ -192,7 +192,7 @@ class Trainer:
                 total = None
             _set_epoch(train_loader, self.epoch)
             bar = tqdm(train_loader, total=total, desc=f"epoch {self.epoch + 1}/{epochs} [{self.strategy}]",
-                       disable=not (self.progress and ddp.is_main()), leave=False)
+                       disable=None if (self.progress and ddp.is_main()) else True, leave=False)
             for x, y in bar:
                 r = self.train_step(x, y)
                 tot_loss += r["loss"] * r["n"]
