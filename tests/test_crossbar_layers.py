@@ -44,6 +44,27 @@ def test_training_gradient_is_the_ideal_products():
     assert not torch.equal(lin2(x), lin2(x))
 
 
+@pytest.mark.parametrize("w_scale", [0.01, 3.0])
+def test_hwa_weight_noise_relative_to_abs_max_and_one_draw_per_batch(w_scale):
+    # aihwkit's AddNormal modifier with rel_to_actual_wmax: std = std_dev * max|W|, one
+    # modified matrix per forward, shared by every sample of the batch (per_batch_sample=False)
+    n_in, n_out, noise = 200, 64, 0.05
+    lin = xb.AnalogLinear(n_in, n_out, device="pcm_ibm", io=xb.PERFECT, hwa=xb.HWATraining(weight_noise=noise))
+    w = torch.randn(n_out, n_in, generator=gen(3)) * w_scale
+    lin.set_weights(w)
+    lin.generator = gen(4)
+    lin.train()
+    x = torch.cat([torch.eye(n_in), torch.eye(n_in)]).requires_grad_(True)   # each row reads one column
+    y = lin(x)
+    w_seen = y[:n_in].T.detach()
+    assert torch.equal(y[:n_in], y[n_in:])                   # the same noisy matrix for the whole batch
+    rel = (w_seen - w) / w.abs().max()
+    assert abs(float(rel.std()) / noise - 1) < 0.05          # 12 800 draws: sampling error ~0.6 %
+    assert abs(float(rel.mean())) < 4 * noise / (n_in * n_out) ** 0.5
+    y.sum().backward()                                       # gradient of the product with the noisy weights
+    assert torch.allclose(x.grad[:n_in], w_seen.sum(0).expand(n_in, n_in), atol=1e-5 * max(w_scale, 1))
+
+
 def test_convert_spiking_model_and_counts():
     torch.manual_seed(1)
     model = snn.Sequential(snn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2), snn.LIF(0.8),
@@ -153,3 +174,21 @@ def test_layer_bad_input_and_determinism():
         a.generator = gen(7)
         outs.append(a(torch.ones(2, 8)))
     assert torch.equal(outs[0], outs[1])
+
+
+def test_hwa_default_noise_is_the_compensated_pcm_noise_after_a_year():
+    # the experiment's default HWA strength is chosen as the deviation of drift-compensated
+    # pcm_ibm weights from their targets after a year (relative to the abs-max weight), which
+    # the device model gives; a change of the device model that moves it far shows up here
+    from experiments.crossbar_nmnist import WEIGHT_NOISE
+
+    w = torch.randn(64, 200, generator=gen(5)) * 0.1
+    lin = xb.AnalogLinear(200, 64, device="pcm_ibm", io=xb.PERFECT, drift_compensation="global")
+    lin.set_weights(w)
+    g = gen(6)                                               # one stream: programming, then drift
+    lin.program(g).drift(365 * 86400.0, g)
+    lin.eval()
+    with torch.no_grad():
+        w_read = lin(torch.eye(200)).T
+    rel = float((w_read - w).std() / w.abs().max())
+    assert abs(rel / WEIGHT_NOISE - 1) < 0.2, rel

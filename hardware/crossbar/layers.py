@@ -9,8 +9,10 @@
 * training mode: the trainable ``weight`` is read through the periphery (DAC, ADC, output noise,
   bound management) with, when ``hwa`` is given, hardware-aware training noise (Joshi et al.,
   Nat. Commun. 2020; aihwkit's weight modifier and forward noise): Gaussian weight noise of
-  ``hwa.weight_noise`` times the weight scale, drawn afresh every forward, and ``hwa.out_noise``
-  in place of ``io.out_noise``. Gradients are those of the ideal product with the noisy weights
+  ``hwa.weight_noise`` times the weight scale (the abs-max weight with ``weight_scaling="tensor"``,
+  aihwkit's ``AddNormal`` with ``rel_to_actual_wmax``), drawn afresh every forward and shared by the
+  samples of the batch (aihwkit's ``per_batch_sample=False``), and ``hwa.out_noise`` in place of
+  ``io.out_noise``. Gradients are those of the ideal product with the noisy weights
   (straight through the quantisers, as aihwkit's analog forward with a perfect backward);
 * eval mode after ``program``: the programmed (and drifted) conductances, drift compensation
   applied; before ``program``: the ideal weights through the periphery.
