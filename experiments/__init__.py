@@ -12,6 +12,7 @@ EXPERIMENTS = {
     "main": "spiking.experiments.main_job",
     "astro-tripartite": "spiking.experiments.astro_tripartite",
     "astro-memory": "spiking.experiments.astro_memory",
+    "lsm": "spiking.experiments.lsm",
 }
 
 # Subcommands other than ``run`` (``spiking NAME ...``): each module has ``add_arguments(parser)``

@@ -1,0 +1,154 @@
+"""The LSM experiment (spiking.experiments.lsm) and the torch readouts (spiking.nn.readout): the
+RRAM-formed reservoir, the logistic readout, zero-shot retrieval on features with a known shared
+structure, a short run on the shared N-MNIST recordings."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from spiking.experiments import lsm as exp  # noqa: E402
+from spiking.models.lsm import Reservoir, ReservoirParams, dense_spikes  # noqa: E402
+from spiking.nn.readout import (LogisticReadout, digit_matched_pairs, retrieval_top1,  # noqa: E402
+                                symmetric_contrastive_loss)
+
+
+def test_device_reservoir_is_seeded_and_has_the_software_scale():
+    p = ReservoirParams(n_inputs=300, n_units=200, input_gain=2.0)
+    a = exp.make_reservoir(p, "rram", 3)
+    b = exp.make_reservoir(p, "rram", 3)
+    np.testing.assert_array_equal(a.w_in, b.w_in)
+    np.testing.assert_array_equal(a.w_rec, b.w_rec)
+    soft = exp.make_reservoir(p, "ideal", 3)
+    assert not np.allclose(a.w_in, soft.w_in)
+    # conductance differences normalised by their nominal spread: the software weights' std
+    assert np.std(a.w_in) == pytest.approx(2.0 * 0.07, rel=0.02)
+    # same sparse mask, same spectral radius as the software reservoir of that seed
+    np.testing.assert_array_equal(a.w_rec != 0, soft.w_rec != 0)
+    assert np.max(np.abs(np.linalg.eigvals(a.w_rec))) == pytest.approx(0.9, rel=1e-9)
+    # read noise: RRAM_READ_NOISE g_max per device against g_std (rram_random_reservoir: 100 and 10 uS)
+    assert a.params.read_noise == pytest.approx(exp.RRAM_READ_NOISE * 100.0 / 10.0)
+    with pytest.raises(ValueError, match="device='pcm'"):
+        exp.make_reservoir(p, "pcm", 0)
+
+
+def test_logistic_readout_learns_separable_classes():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(5, 20)) * 2
+    y = rng.integers(0, 5, 400)
+    x = centers[y] + rng.normal(size=(400, 20))
+    lo = LogisticReadout.fit(x[:300], y[:300], weight_decay=1e-3, epochs=100, seed=0)
+    assert lo.accuracy(x[300:], y[300:]) > 0.95
+    lo2 = LogisticReadout.fit(x[:300], y[:300], weight_decay=1e-3, epochs=100, seed=0)
+    np.testing.assert_array_equal(lo.predict(x), lo2.predict(x))
+    with pytest.raises(ValueError, match="epochs=0"):
+        LogisticReadout.fit(x, y, epochs=0)
+
+
+def test_contrastive_pairs_and_loss():
+    gen = torch.Generator().manual_seed(0)
+    ya = np.array([1, 1, 2, 3, 3, 3, 9])
+    yi = np.array([3, 2, 1, 1, 2])
+    ia, ii = digit_matched_pairs(ya, yi, gen)
+    np.testing.assert_array_equal(ya[ia], [1, 2, 3])
+    np.testing.assert_array_equal(yi[ii], [1, 2, 3])
+    e = torch.eye(3)
+    perfect = symmetric_contrastive_loss(e, e, 0.01)
+    assert perfect.item() < 1e-6
+    assert symmetric_contrastive_loss(e, e[[1, 2, 0]], 0.01).item() > 10
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert retrieval_top1(q, [0, 1], q, [0, 1]) == 1.0
+
+
+def test_zero_shot_generalises_to_unseen_classes_of_a_shared_latent():
+    # both modalities are linear images of a 3-d class latent: projections learned on seven seen
+    # classes must retrieve the two unseen ones well above chance (0.5)
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(10, 3))
+    a_map, i_map = rng.normal(size=(3, 40)), rng.normal(size=(3, 60))
+
+    def modality(m, n, noise):
+        y = {s: np.tile(np.arange(10), n) for s in ("train", "val", "test")}
+        return {s: latent[v] @ m + noise * rng.normal(size=(v.size, m.shape[1])) for s, v in y.items()}, y
+
+    fa, ya = modality(a_map, 10, 0.3)
+    fi, yi = modality(i_map, 10, 0.3)
+    res = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), steps=150)
+    s = res["summary"]
+    assert s["chance"]["unseen"] == 0.5
+    assert s["test_seen"]["audio_to_image"]["mean"] > 0.8
+    assert s["unseen"]["audio_to_image"]["mean"] > 0.8
+    assert s["unseen"]["image_to_audio"]["mean"] > 0.8
+    # the unseen classes' items never enter training: shuffling their features destroys retrieval
+    for f, y in ((fa, ya), (fi, yi)):
+        for split in ("val", "test"):
+            m = np.isin(y[split], (8, 9))
+            f[split][m] = rng.normal(size=(m.sum(), f[split].shape[1]))
+    res2 = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), steps=150)
+    assert res2["summary"]["unseen"]["audio_to_image"]["mean"] < 0.75
+    assert res2["summary"]["test_seen"]["audio_to_image"]["mean"] == s["test_seen"]["audio_to_image"]["mean"]
+
+
+def test_energy_comparison_prices_crossbar_and_digital_targets():
+    pytest.importorskip("spiking.hardware.energy")
+    p = ReservoirParams(n_inputs=20, n_units=30, time_bins=10, threshold=1.0, weight_scale=0.3)
+    r = Reservoir.seeded(p, 0)
+    x = np.random.default_rng(0).poisson(0.5, (10, 20)).astype(float)
+    e = exp.energy_comparison(r, x)
+    assert e["spikes_event"] == int(dense_spikes(r, x[:, None]).sum())
+    assert isinstance(e["crossbar/hardware"], float) and e["crossbar/hardware"] > 0
+    assert isinstance(e["horowitz45/ops"], float) and e["horowitz45/ops"] > 0
+
+
+def _nmnist_available():
+    try:
+        from spiking.datasets import NMNIST
+        return len(NMNIST(split="test")) > 0
+    except Exception:  # noqa: BLE001 - any failure to find the recordings skips
+        return False
+
+
+@pytest.mark.skipif(not _nmnist_available(), reason="shared N-MNIST recordings not found")
+def test_short_nmnist_run_writes_metrics(tmp_path):
+    kw = dict(task="nmnist", seeds=(0,), gains=(2.0,), windows_grid=(1,), logistic=False, energy=False, limit=40,
+              cache_dir=tmp_path / "cache", progress=False, learning_curve=None, sensitivity=False)
+    m = exp.run(tmp_path / "out", **kw)
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["test_accuracy"] == m["test_accuracy"]
+    assert 0.3 < m["test_accuracy"] <= 1.0 and math.isfinite(m["val_accuracy"])   # 10 classes: chance 0.1
+    for name in ("confusion.png", "features.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000
+    # determinism: same seed, same reservoir, same features (from the cache) and accuracy
+    m2 = exp.run(tmp_path / "out2", **kw)
+    assert m2["nmnist"]["table"] == m["nmnist"]["table"]
+    m3 = exp.run(tmp_path / "out3", **dict(kw, cache_dir=tmp_path / "cache2"))   # recomputed
+    assert m3["nmnist"]["table"] == m["nmnist"]["table"]
+
+
+def test_torch_recurrence_equals_numpy_recurrence():
+    from spiking.nn.reservoir import dense_spikes_torch
+    p = ReservoirParams(n_inputs=40, n_units=50, time_bins=25, threshold=1.0, weight_scale=0.3, spectral_radius=1.5)
+    r = Reservoir.seeded(p, 0)
+    x = np.random.default_rng(1).poisson(0.3, (25, 20, 40)).astype(float)
+    ref = dense_spikes(r, x)
+    assert ref.sum() > 100
+    np.testing.assert_array_equal(dense_spikes_torch(r, x, batch_size=7), ref)
+
+
+def test_grouped_contrastive_loss_is_the_mean_of_the_groups_losses():
+    from spiking.nn.readout import grouped_contrastive_loss
+    gen = torch.Generator().manual_seed(0)
+    ea = torch.nn.functional.normalize(torch.randn(3, 5, 8, generator=gen), dim=2)
+    ei = torch.nn.functional.normalize(torch.randn(3, 5, 8, generator=gen), dim=2)
+    each = torch.stack([symmetric_contrastive_loss(ea[g], ei[g], 0.1) for g in range(3)]).mean()
+    assert grouped_contrastive_loss(ea, ei, 0.1).item() == pytest.approx(each.item(), rel=1e-6)
+
+
+def test_prototype_retrieval():
+    from spiking.nn.readout import prototype_top1
+    g = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]])
+    q = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
+    assert prototype_top1(q, [0, 1], g, [0, 0, 1, 1]) == 1.0
+    assert prototype_top1(q, [1, 0], g, [0, 0, 1, 1]) == 0.0
