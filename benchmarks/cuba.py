@@ -9,17 +9,26 @@ V_t = -50 mV), exponential synaptic currents, 80 % excitatory, no external input
 The connection list and the initial potentials are drawn once per size
 (:func:`spiking.experiments.cuba.draw_cuba`) and handed unchanged to every simulator:
 
-* ``spiking``: :func:`~spiking.experiments.cuba.build_cuba` and :class:`spiking.EventEngine`
-  (NEST ``iaf_psc_exp`` update order), in this process.
+* ``spiking``: :func:`~spiking.experiments.cuba.build_cuba` and
+  :class:`spiking.EventEngine` ``(net, threads=N)`` (NEST ``iaf_psc_exp`` update order), in this
+  process (one engine per thread count).
 * ``nest``: ``iaf_psc_exp`` with C_m = tau_m (pF), so R = 1 GOhm and a weight of w pA moves the
-  potential as our w nA through 1 MOhm (and Brian's w mV) do; ``local_num_threads = 2``;
+  potential as our w nA through 1 MOhm (and Brian's w mV) do; ``local_num_threads = N``;
   connected with ``nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec=...)`` from the arrays.
   The worker runs with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see
   :func:`worker_env`; NEST synchronises its threads every step here, and spinning threads on a
   shared 2-core machine made it 100-200x slower).
 * ``brian2-cython`` and ``brian2-cpp_standalone``: the equations of Brian2's ``examples/CUBA.py``
   (``method="exact"``, threshold ``v > Vt``, reset ``v = Vr``, refractory 5 ms), connected with
-  ``Synapses.connect(i=pre, j=post)``.
+  ``Synapses.connect(i=pre, j=post)``. cpp_standalone runs with
+  ``prefs.devices.cpp_standalone.openmp_threads = N`` (N = 1 is the OpenMP build on one thread;
+  its worker also gets ``OMP_WAIT_POLICY=PASSIVE`` unless set); the cython runtime target is
+  single-threaded and is measured once, at N = 1.
+
+Each simulator except brian2-cython runs once per thread count of ``--threads`` (default 1 and 2),
+each in its own worker (ours: its own engine), all interleaved within each repeat; ratios are
+taken at equal thread count (``simulate_vs_spiking``), and each simulator's gain over its own
+1-thread run is ``speedup_vs_1_thread``.
 
 Every simulator uses dt = 0.1 ms and a synaptic delay of one step (0.1 ms). With that delay NEST,
 Brian2 and our engine all let a spike emitted in step n change the synaptic current after the
@@ -61,6 +70,7 @@ are skipped with a note. Usage::
 
     python benchmarks/cuba.py --json results/cuba.json
     python benchmarks/cuba.py --sizes 4000 --simulators spiking nest --repeats 5
+    python benchmarks/cuba.py --sizes 4000 16000 --threads 1 2 --repeats 3
 """
 from __future__ import annotations
 
@@ -82,14 +92,14 @@ import numpy as np
 
 FAN_IN = 80                # expected inputs per neuron: p_connect = FAN_IN / n_neurons
 DURATION_MS = 1000.0       # biological time simulated per run
-NEST_THREADS = 2
+NEST_THREADS = 2           # NestCuba's default when no thread count is given
 SIMULATORS = ("spiking", "nest", "brian2-cython", "brian2-cpp_standalone")
 PEERS = SIMULATORS[1:]
 PEER_MODULES = {"nest": "nest", "brian2-cython": "brian2", "brian2-cpp_standalone": "brian2"}
 PREPARE_TIMEOUT_S = 1800   # worker start-up, including Brian2 compilation
 RUN_TIMEOUT_S = 900        # one measurement
 RATE_TARGET = 0.02         # our mean rate within 2 % of NEST's
-SPEEDUP_TARGET = 3.0       # ours at least 3x faster than Brian2 cpp_standalone
+SPEEDUP_TARGET = 4.0       # ours at least 4x faster than Brian2 cpp_standalone at equal thread count (issue 16)
 FIRST_RUN_TARGET_S = 3.0   # first run in a fresh process, numba cache warm
 MEASUREMENT_NOTES = {
     "build_s": "network construction from the shared connection list (see the module docstring per simulator)",
@@ -97,7 +107,11 @@ MEASUREMENT_NOTES = {
                   "brian2: Brian's own simulation-loop time (device._last_run_time)",
     "run_call_s": "brian2 only: wall time of run() (cython) or of the standalone binary",
     "compile_s": "spiking: first_run_s - simulate_s; brian2: code generation + compilation",
-    "nest_threads": "2 OpenMP threads (local_num_threads), OMP_WAIT_POLICY=PASSIVE unless set in the environment",
+    "threads": "per row: spiking EventEngine(threads=), nest local_num_threads, brian2-cpp_standalone "
+               "prefs.devices.cpp_standalone.openmp_threads (1 = OpenMP build on one thread); brian2-cython: 1",
+    "omp_wait_policy": "as set in the environment, for every simulator; unset (recorded as ''): nest and "
+                       "brian2-cpp_standalone workers get PASSIVE, spiking keeps OpenMP's default",
+    "simulate_vs_spiking": "peer simulate_s / ours at the same size and thread count (brian2-cython: ours on 1 thread)",
     "brian2_refractory": "Brian2 holds v for 49 steps after a spike with refractory=5 ms, NEST and "
                          "spiking for 50; hence Brian2's rates differ by a few per cent",
 }
@@ -146,17 +160,17 @@ class SpikingCuba:
 
     name = "spiking"
 
-    def __init__(self, conn, duration_ms: float):
-        self.conn, self.duration_ms = conn, duration_ms
+    def __init__(self, conn, duration_ms: float, threads: int = 1):
+        self.conn, self.duration_ms, self.threads = conn, duration_ms, threads
 
     def prepare(self) -> dict:
         import spiking as sp
         from spiking.experiments.cuba import build_cuba
 
         t0 = time.perf_counter()
-        self.engine = sp.EventEngine(build_cuba(self.conn))
+        self.engine = sp.EventEngine(build_cuba(self.conn), threads=self.threads)
         self.build_s = time.perf_counter() - t0
-        return {"build_s": self.build_s}
+        return {"build_s": self.build_s, "threads": self.threads}
 
     def measure(self) -> dict:
         t0 = time.perf_counter()
@@ -166,6 +180,7 @@ class SpikingCuba:
         out = activity(counts, np.bincount(self.conn.pre, minlength=counts.size), self.duration_ms)
         out["synaptic_events"] = rec.ledger.total_synaptic_events
         out.update(build_s=self.build_s, simulate_s=simulate_s)
+        out["threads_used"] = int(rec.timing.get("threads", self.threads))
         return out
 
 
@@ -174,8 +189,8 @@ class NestCuba:
 
     name = "nest"
 
-    def __init__(self, conn, duration_ms: float):
-        self.conn, self.duration_ms = conn, duration_ms
+    def __init__(self, conn, duration_ms: float, threads: int = NEST_THREADS):
+        self.conn, self.duration_ms, self.threads = conn, duration_ms, threads
         prm = conn.params
         self.out_degree = np.bincount(conn.pre, minlength=prm.n_neurons)
         self.weights = np.where(conn.exc_mask, prm.w_e, -prm.w_i).astype(np.float64)
@@ -186,14 +201,14 @@ class NestCuba:
 
         nest.set_verbosity("M_ERROR")
         self.nest = nest
-        return {"version": nest.__version__, "threads": NEST_THREADS,
+        return {"version": nest.__version__, "threads": self.threads,
                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
 
     def measure(self) -> dict:
         nest, prm, conn = self.nest, self.conn.params, self.conn
         t0 = time.perf_counter()
         nest.ResetKernel()
-        nest.SetKernelStatus({"local_num_threads": NEST_THREADS, "resolution": prm.dt, "print_time": False})
+        nest.SetKernelStatus({"local_num_threads": self.threads, "resolution": prm.dt, "print_time": False})
         # NEST units: pF, pA, mV, ms. C_m = tau_m pF gives R = 1 GOhm: w pA -> w mV, as ours.
         nodes = nest.Create("iaf_psc_exp", prm.n_neurons, params={
             "C_m": prm.tau_m, "tau_m": prm.tau_m, "E_L": prm.e_l, "V_th": prm.v_th,
@@ -222,8 +237,9 @@ class NestCuba:
 class Brian2Cuba:
     """Brian2's ``examples/CUBA.py`` on the shared connection list (runtime or standalone target)."""
 
-    def __init__(self, conn, duration_ms: float, target: str, workdir: Path):
+    def __init__(self, conn, duration_ms: float, target: str, workdir: Path, threads: int = 1):
         self.conn, self.duration_ms, self.target, self.workdir = conn, duration_ms, target, workdir
+        self.threads = threads
         self.name = f"brian2-{target}"
         self.out_degree = np.bincount(conn.pre, minlength=conn.params.n_neurons)
 
@@ -265,7 +281,7 @@ class Brian2Cuba:
         self.b2 = b2
         b2.prefs.logging.console_log_level = "WARNING"
         b2.defaultclock.dt = self.conn.params.dt * b2.ms
-        info = {"version": b2.__version__}
+        info = {"version": b2.__version__, "threads": self.threads if self.target != "cython" else 1}
         if self.target == "cython":
             # Warm-up: compile every code object into Brian's cache with the full network.
             b2.prefs.codegen.target = "cython"
@@ -277,6 +293,9 @@ class Brian2Cuba:
         else:
             project = self.workdir / "brian2_standalone"
             b2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
+            # N OpenMP threads (N = 1 included: the OpenMP build with one thread, so that 1 and 2
+            # threads differ only in the thread count; openmp_threads = 0 is Brian's serial build).
+            b2.prefs.devices.cpp_standalone.openmp_threads = self.threads
             b2.defaultclock.dt = self.conn.params.dt * b2.ms
             t0 = time.perf_counter()
             self.net, self.monitor = self._build()
@@ -309,13 +328,13 @@ class Brian2Cuba:
         return out
 
 
-def make_simulator(name: str, conn, duration_ms: float, workdir: Path):
+def make_simulator(name: str, conn, duration_ms: float, workdir: Path, threads: int = 1):
     if name == "spiking":
-        return SpikingCuba(conn, duration_ms)
+        return SpikingCuba(conn, duration_ms, threads)
     if name == "nest":
-        return NestCuba(conn, duration_ms)
+        return NestCuba(conn, duration_ms, threads)
     if name.startswith("brian2-"):
-        return Brian2Cuba(conn, duration_ms, name.split("-", 1)[1], workdir)
+        return Brian2Cuba(conn, duration_ms, name.split("-", 1)[1], workdir, threads)
     raise ValueError(f"simulator {name!r}: expected one of {SIMULATORS}")
 
 
@@ -323,7 +342,7 @@ def make_simulator(name: str, conn, duration_ms: float, workdir: Path):
 # Worker processes: one per (simulator, size), talking JSON lines over a private pipe.
 # --------------------------------------------------------------------------------------------
 
-def worker_main(simulator: str, conn_path: Path, workdir: Path, duration_ms: float):
+def worker_main(simulator: str, conn_path: Path, workdir: Path, duration_ms: float, threads: int = 1):
     """Serve ``run`` requests from stdin; replies go to the original stdout, everything the
     simulators print (NEST's banner, compiler output) goes to stderr."""
     replies = os.fdopen(os.dup(1), "w", buffering=1)
@@ -336,7 +355,7 @@ def worker_main(simulator: str, conn_path: Path, workdir: Path, duration_ms: flo
         t0 = time.perf_counter()
         import spiking  # noqa: F401  (timed: part of the first-call cost in a fresh process)
         import_s = time.perf_counter() - t0
-        sim = make_simulator(simulator, load_connectivity(conn_path), duration_ms, workdir)
+        sim = make_simulator(simulator, load_connectivity(conn_path), duration_ms, workdir, threads)
         info = sim.prepare()
         if simulator == "spiking":
             info["import_s"] = import_s
@@ -365,14 +384,16 @@ class WorkerError(RuntimeError):
 class Worker:
     """A simulator in a child process (this script run with ``--worker``)."""
 
-    def __init__(self, simulator: str, conn_path: Path, workdir: Path, duration_ms: float, env=None):
+    def __init__(self, simulator: str, conn_path: Path, workdir: Path, duration_ms: float, env=None,
+                 threads: int = 1):
         self.simulator = simulator
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "worker.log"
         self._log = open(self.log_path, "w")
         self._buffer = b""
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", simulator, "--conn", str(conn_path),
-               "--workdir", str(workdir), "--duration", repr(duration_ms)]
+               "--workdir", str(workdir), "--duration", repr(duration_ms),
+               "--worker-threads", str(threads)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                      env={**os.environ, **(env or {})})
 
@@ -436,24 +457,40 @@ def available(simulator: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-def worker_env(simulator: str) -> dict:
+def worker_env(simulator: str, threads: int = 1) -> dict:
     """Environment of a peer's worker. NEST: OpenMP threads that wait passively (sleep) at
     barriers unless OMP_WAIT_POLICY is set: with the default spin-waiting, 2 threads on 2 cores
     that other work shares made nest.Run 100-200x slower (0.4 s -> 40-80 s at 4000 neurons), as
-    NEST synchronises its threads every min-delay (here every 0.1 ms step)."""
-    if simulator == "nest" and "OMP_WAIT_POLICY" not in os.environ:
+    NEST synchronises its threads every min-delay (here every 0.1 ms step). Brian2 standalone
+    with OpenMP synchronises its threads every step too, so it gets the same policy."""
+    if simulator in ("nest", "brian2-cpp_standalone") and "OMP_WAIT_POLICY" not in os.environ:
         return {"OMP_WAIT_POLICY": "PASSIVE"}
     return {}
 
 
-def first_run(conn_path: Path, workdir: Path, duration_ms: float, cold_cache: bool) -> dict:
+def entries(simulators: list[str], thread_counts: list[int]) -> list[tuple[str, int]]:
+    """(simulator, threads) pairs to measure. Brian2's cython runtime target runs on one thread
+    whatever the setting, so it is measured once, at 1 thread."""
+    out = []
+    for name in simulators:
+        for threads in ([1] if name == "brian2-cython" else thread_counts):
+            if (name, threads) not in out:
+                out.append((name, threads))
+    return out
+
+
+def label(name: str, threads: int) -> str:
+    return f"{name} x{threads}"
+
+
+def first_run(conn_path: Path, workdir: Path, duration_ms: float, cold_cache: bool, threads: int = 1) -> dict:
     """Our engine's first run in a fresh process (numba cache warm, or empty when ``cold_cache``)."""
     env = {}
     if cold_cache:
         cache = workdir / "numba_cache"
         cache.mkdir(parents=True, exist_ok=True)
         env["NUMBA_CACHE_DIR"] = str(cache)
-    worker = Worker("spiking", conn_path, workdir, duration_ms, env)
+    worker = Worker("spiking", conn_path, workdir, duration_ms, env, threads)
     try:
         info = worker.wait_ready()
         result = worker.measure()
@@ -462,9 +499,9 @@ def first_run(conn_path: Path, workdir: Path, duration_ms: float, cold_cache: bo
     return {"import_s": info["import_s"], "build_s": info["build_s"], "first_run_s": result["simulate_s"]}
 
 
-def summarise(simulator: str, n_neurons: int, measurements: list[dict], info: dict) -> dict:
+def summarise(simulator: str, n_neurons: int, measurements: list[dict], info: dict, threads: int = 1) -> dict:
     """Medians over repeats; the per-repeat values stay in ``*_all``."""
-    row = {"simulator": simulator, "n_neurons": n_neurons}
+    row = {"simulator": simulator, "n_neurons": n_neurons, "threads": threads}
     keys = [k for k in measurements[0] if isinstance(measurements[0][k], (int, float))]
     for key in keys:
         values = [m[key] for m in measurements]
@@ -486,65 +523,71 @@ def benchmark_size(n_neurons: int, simulators: list[str], args, tmp: Path, log) 
     save_connectivity(conn, conn_path)
     log(f"\n== {n_neurons} neurons, p = {conn.params.p_connect:g}, {conn.pre.size} synapses, seed {args.seed}")
 
+    todo = entries(simulators, args.threads)
     runners, infos = {}, {}
-    for name in simulators:
+    for key in todo:
+        name, threads = key
         try:
             if name == "spiking":
-                runner = SpikingCuba(conn, args.duration)
-                infos[name] = runner.prepare()
+                runner = SpikingCuba(conn, args.duration, threads)
+                infos[key] = runner.prepare()
                 t0 = time.perf_counter()
                 runner.measure()   # warm-up in this process (loads or compiles the kernels)
-                infos[name]["first_run_in_benchmark_s"] = time.perf_counter() - t0
+                infos[key]["first_run_in_benchmark_s"] = time.perf_counter() - t0
+                if threads > 1:
+                    import numba
+                    infos[key]["numba_threading_layer"] = numba.threading_layer()
             else:
-                log(f"  starting {name} worker ...")
-                runner = Worker(name, conn_path, tmp / f"{name}_{n_neurons}", args.duration, worker_env(name))
-                infos[name] = runner.wait_ready()
-            runners[name] = runner
+                log(f"  starting {label(name, threads)} worker ...")
+                runner = Worker(name, conn_path, tmp / f"{name}_{threads}t_{n_neurons}", args.duration,
+                                worker_env(name, threads), threads)
+                infos[key] = runner.wait_ready()
+            runners[key] = runner
         except WorkerError as err:
-            log(f"  note: {name} skipped: {err}")
+            log(f"  note: {label(name, threads)} skipped: {err}")
 
-    measurements = {name: [] for name in runners}
+    measurements = {key: [] for key in runners}
     failed = set()
     try:
         for repeat in range(args.repeats):
-            for name, runner in runners.items():
-                if name in failed:
+            for key, runner in runners.items():
+                if key in failed:
                     continue
                 try:
                     result = runner.measure()
                 except WorkerError as err:
-                    log(f"  note: {name} failed in repeat {repeat + 1}, no further repeats: {err}")
-                    failed.add(name)
+                    log(f"  note: {label(*key)} failed in repeat {repeat + 1}, no further repeats: {err}")
+                    failed.add(key)
                     continue
-                measurements[name].append(result)
-                log(f"  repeat {repeat + 1}/{args.repeats} {name:<22} simulate {result['simulate_s']:8.3f} s"
+                measurements[key].append(result)
+                log(f"  repeat {repeat + 1}/{args.repeats} {label(*key):<26} simulate {result['simulate_s']:8.3f} s"
                     f"  rate {result['mean_rate_hz']:6.2f} Hz")
     finally:
         for runner in runners.values():
             if isinstance(runner, Worker):
                 runner.close()
 
-    if "spiking" in runners and args.first_run:
+    ours_first = ("spiking", min(args.threads))
+    if ours_first in runners and args.first_run:
         for cold in (False, True):
-            label = "cold" if cold else "warm"
-            log(f"  our first run in a fresh process, numba cache {label} ...")
+            state = "cold" if cold else "warm"
+            log(f"  our first run in a fresh process ({ours_first[1]} thread(s)), numba cache {state} ...")
             try:
-                fr = first_run(conn_path, tmp / f"first_run_{label}_{n_neurons}", args.duration, cold)
+                fr = first_run(conn_path, tmp / f"first_run_{state}_{n_neurons}", args.duration, cold, ours_first[1])
             except WorkerError as err:
-                log(f"  note: first-run measurement ({label} cache) failed: {err}")
+                log(f"  note: first-run measurement ({state} cache) failed: {err}")
                 continue
             key = "first_run_cold_cache_s" if cold else "first_run_s"
-            infos["spiking"][key] = fr["first_run_s"]
+            infos[ours_first][key] = fr["first_run_s"]
             if not cold:
-                infos["spiking"]["first_process_import_s"] = fr["import_s"]
-                infos["spiking"]["first_process_build_s"] = fr["build_s"]
+                infos[ours_first]["first_process_import_s"] = fr["import_s"]
+                infos[ours_first]["first_process_build_s"] = fr["build_s"]
 
     rows = []
-    for name in simulators:
-        if measurements.get(name):
-            rows.append(summarise(name, n_neurons, measurements[name], infos[name]))
-    ours = next((r for r in rows if r["simulator"] == "spiking"), None)
-    if ours is not None:
+    for key in todo:
+        if measurements.get(key):
+            rows.append(summarise(key[0], n_neurons, measurements[key], infos[key], key[1]))
+    for ours in (r for r in rows if r["simulator"] == "spiking"):
         for key, target in (("first_run_s", "compile_s"), ("first_run_cold_cache_s", "compile_cold_cache_s")):
             if key in ours:
                 ours[target] = max(ours[key] - ours["simulate_s"], 0.0)
@@ -552,51 +595,76 @@ def benchmark_size(n_neurons: int, simulators: list[str], args, tmp: Path, log) 
 
 
 def comparisons(rows: list[dict]) -> None:
-    """Add ratios to our engine at the same size: simulate time, mean rate."""
-    ours = {r["n_neurons"]: r for r in rows if r["simulator"] == "spiking"}
-    nest = {r["n_neurons"]: r for r in rows if r["simulator"] == "nest"}
+    """Add ratios: simulate time against our engine at the same size and thread count
+    (``simulate_vs_spiking``; Brian2 cython against ours on 1 thread), the speed-up of each
+    simulator over its own 1-thread run (``speedup_vs_1_thread``), and the mean rate against
+    NEST's at the same size (same thread count where measured)."""
+    ours = {(r["n_neurons"], r["threads"]): r for r in rows if r["simulator"] == "spiking"}
+    nest = {(r["n_neurons"], r["threads"]): r for r in rows if r["simulator"] == "nest"}
+    one = {(r["simulator"], r["n_neurons"]): r for r in rows if r["threads"] == 1}
     for r in rows:
-        mine = ours.get(r["n_neurons"])
+        n, t = r["n_neurons"], r["threads"]
+        mine = ours.get((n, t))
         if mine is not None and r is not mine:
             r["simulate_vs_spiking"] = r["simulate_s"] / mine["simulate_s"]
-        ref = nest.get(r["n_neurons"])
+        base = one.get((r["simulator"], n))
+        if base is not None and t > 1:
+            r["speedup_vs_1_thread"] = base["simulate_s"] / r["simulate_s"]
+        ref = nest.get((n, t)) or next((v for (m, _), v in sorted(nest.items()) if m == n), None)
         if ref is not None and r is not ref and ref["mean_rate_hz"] > 0:
             r["rate_rel_diff_vs_nest"] = r["mean_rate_hz"] / ref["mean_rate_hz"] - 1.0
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'simulator':<22}{'neurons':>8}{'build_s':>9}{'simulate_s':>11}{'x ours':>8}"
-            f"{'rate_Hz':>9}{'vs NEST':>9}{'spikes':>9}{'syn_events':>12}")
+    head = (f"{'simulator':<22}{'threads':>8}{'neurons':>8}{'build_s':>9}{'simulate_s':>11}{'x ours':>8}"
+            f"{'vs 1 thr':>9}{'rate_Hz':>9}{'vs NEST':>9}{'spikes':>9}{'syn_events':>12}")
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = f"{r['simulate_vs_spiking']:.2f}" if "simulate_vs_spiking" in r else "1" if r["simulator"] == "spiking" else "-"
+        speedup = f"{r['speedup_vs_1_thread']:.2f}" if "speedup_vs_1_thread" in r else "-"
         rate = f"{100 * r['rate_rel_diff_vs_nest']:+.2f}%" if "rate_rel_diff_vs_nest" in r else "-"
-        lines.append(f"{r['simulator']:<22}{r['n_neurons']:>8}{r['build_s']:>9.3f}{r['simulate_s']:>11.3f}{ratio:>8}"
+        lines.append(f"{r['simulator']:<22}{r['threads']:>8}{r['n_neurons']:>8}{r['build_s']:>9.3f}"
+                     f"{r['simulate_s']:>11.3f}{ratio:>8}{speedup:>9}"
                      f"{r['mean_rate_hz']:>9.3f}{rate:>9}{r['spikes']:>9}{r['synaptic_events']:>12}")
-    lines.append("x ours: peer simulate_s / ours; vs NEST: relative difference of the mean rate to NEST's")
+    lines.append("x ours: peer simulate_s / ours at the same thread count (brian2-cython: ours on 1 thread); "
+                 "vs 1 thr: the simulator's 1-thread simulate_s / this one; vs NEST: relative difference of "
+                 "the mean rate to NEST's")
     for r in rows:
         if r["simulator"] == "spiking" and "first_run_s" in r:
             cold = f", cold numba cache {r['first_run_cold_cache_s']:.2f} s" if "first_run_cold_cache_s" in r else ""
-            lines.append(f"spiking {r['n_neurons']}: first run in a fresh process {r['first_run_s']:.3f} s "
-                         f"(warm numba cache{cold}); import {r['first_process_import_s']:.2f} s")
+            lines.append(f"spiking {r['n_neurons']} ({r['threads']} thread(s)): first run in a fresh process "
+                         f"{r['first_run_s']:.3f} s (warm numba cache{cold}); import {r['first_process_import_s']:.2f} s")
         if r["simulator"].startswith("brian2") and "compile_s" in r:
-            lines.append(f"{r['simulator']} {r['n_neurons']}: code generation + compilation {r['compile_s']:.1f} s"
-                         f" (not in build_s/simulate_s); run() call {r['run_call_s']:.3f} s")
+            lines.append(f"{r['simulator']} x{r['threads']} {r['n_neurons']}: code generation + compilation "
+                         f"{r['compile_s']:.1f} s (not in build_s/simulate_s); run() call {r['run_call_s']:.3f} s")
+    return "\n".join(lines)
+
+
+def ratio_report(rows: list[dict]) -> str:
+    """One line per (size, thread count): our simulate time against each peer's, and every
+    simulator's mean rate against NEST's."""
+    lines = ["ratios at equal thread count (peer simulate_s / ours), rates against NEST's:"]
+    for n, t in sorted({(r["n_neurons"], r["threads"]) for r in rows}):
+        group = [r for r in rows if r["n_neurons"] == n and r["threads"] == t]
+        speed = ", ".join(f"{r['simulator']} {r['simulate_vs_spiking']:.2f}x" for r in group if "simulate_vs_spiking" in r)
+        rates = ", ".join(f"{r['simulator']} {100 * r['rate_rel_diff_vs_nest']:+.2f}%"
+                          for r in group if "rate_rel_diff_vs_nest" in r)
+        lines.append(f"  {n:>6} neurons, {t} thread(s): ours faster than {speed or '-'}; rate vs NEST: {rates or '-'}")
     return "\n".join(lines)
 
 
 def target_report(rows: list[dict]) -> str:
     lines = ["targets:"]
     for r in rows:
-        n = r["n_neurons"]
+        n, t = r["n_neurons"], r["threads"]
         if r["simulator"] == "brian2-cpp_standalone" and "simulate_vs_spiking" in r:
             speedup = r["simulate_vs_spiking"]
-            lines.append(f"  {n}: ours {speedup:.2f}x faster than brian2-cpp_standalone "
+            lines.append(f"  {n}, {t} thread(s): ours {speedup:.2f}x faster than brian2-cpp_standalone "
                          f"(target >= {SPEEDUP_TARGET:g}x): {'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}")
         if r["simulator"] == "spiking" and "rate_rel_diff_vs_nest" in r:
             d = r["rate_rel_diff_vs_nest"]
-            lines.append(f"  {n}: our mean rate {100 * d:+.2f}% vs NEST (target within {100 * RATE_TARGET:g}%): "
-                         f"{'met' if abs(d) <= RATE_TARGET else 'MISSED'}")
+            lines.append(f"  {n}, {t} thread(s): our mean rate {100 * d:+.2f}% vs NEST (target within "
+                         f"{100 * RATE_TARGET:g}%): {'met' if abs(d) <= RATE_TARGET else 'MISSED'}")
         if r["simulator"] == "spiking" and "first_run_s" in r:
             fr = r["first_run_s"]
             lines.append(f"  {n}: first run, warm numba cache {fr:.2f} s (target < {FIRST_RUN_TARGET_S:g} s): "
@@ -629,17 +697,25 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="measurements per simulator and size (median reported)")
     p.add_argument("--seed", type=int, default=1, help="seed of the connection list and initial potentials")
     p.add_argument("--duration", type=float, default=DURATION_MS, help="biological time per run, ms (default 1000)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                   help="thread counts of ours (EventEngine threads=), NEST (local_num_threads) and Brian2 "
+                        "cpp_standalone (openmp_threads) (default: 1 2; brian2-cython always runs on 1)")
     p.add_argument("--no-first-run", dest="first_run", action="store_false",
                    help="skip our first-run measurements in fresh processes (warm and cold numba cache)")
     p.add_argument("--json", type=Path, help="write the results here (atomically)")
     p.add_argument("--worker", choices=SIMULATORS, help=argparse.SUPPRESS)
     p.add_argument("--conn", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats {args.repeats}: expected at least 1")
     if args.duration <= 0:
         p.error(f"--duration {args.duration}: expected a positive time in ms")
+    bad_threads = [t for t in args.threads if t < 1]
+    if bad_threads:
+        p.error(f"--threads {bad_threads}: expected whole numbers >= 1")
+    args.threads = sorted(set(args.threads))
     bad = [n for n in args.sizes if n <= FAN_IN]
     if bad:
         p.error(f"--sizes {bad}: expected more than {FAN_IN} neurons")
@@ -649,10 +725,18 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, args.conn, args.workdir, args.duration)
+        return worker_main(args.worker, args.conn, args.workdir, args.duration, args.worker_threads)
 
     def log(msg):
         print(msg, flush=True)
+
+    # OMP_WAIT_POLICY set in the environment applies to every simulator (ours through numba's
+    # omp threading layer, in this process; the workers inherit it). Unset, NEST and Brian2
+    # standalone wait passively (worker_env) and ours keeps OpenMP's default: measured on the
+    # loaded 2-core machine, PASSIVE made our 2-thread run slower (median 0.23 -> 1.0 s at 4000
+    # neurons), while spinning made NEST's 40-80x slower (benchmarks/README.md).
+    omp_wait_policy = os.environ.get("OMP_WAIT_POLICY", "")
+    log(f"OMP_WAIT_POLICY: {omp_wait_policy or 'unset (spiking: OpenMP default; nest, brian2-cpp_standalone: PASSIVE)'}")
 
     simulators = ["spiking"] + [s for s in PEERS if s in args.simulators]
     for name in list(simulators):
@@ -667,11 +751,13 @@ def main(argv=None) -> int:
     comparisons(rows)
 
     log("\n" + format_table(rows))
+    log(ratio_report(rows))
     report = target_report(rows)
     if report:
         log(report)
     if args.json:
         payload = {"benchmark": "cuba", "duration_ms": args.duration, "seed": args.seed, "repeats": args.repeats,
+                   "threads": args.threads, "omp_wait_policy": omp_wait_policy,
                    "fan_in": FAN_IN, "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                                  "python": platform.python_version()},
                    "notes": MEASUREMENT_NOTES, "results": rows}
