@@ -8,7 +8,9 @@ This layer depends on numpy, h5py and tqdm only; tonic (which imports torch) is 
 when a download is asked for. Samples are numpy arrays.
 """
 from .cache import CachedDataset, stable_repr
+from .cochlea import CochleaParams, cochlea_spikes, erb_space
 from .errors import CacheRebuildWarning, DataFormatError, DatasetNotFoundError, DownloadError
+from .fsdd import convert_fsdd, read_wav
 from .nmnist import DEFAULT_VAL_IDS, EVENT_DTYPE, NMNIST, read_nmnist_bin
 from .paths import data_root, default_cache_dir
 from .shd import SHD, SPIKE_DTYPE
@@ -32,6 +34,7 @@ from .transforms import (
 
 __all__ = [
     "NMNIST", "SHD", "CachedDataset",
+    "CochleaParams", "cochlea_spikes", "erb_space", "convert_fsdd", "read_wav",
     "read_nmnist_bin", "EVENT_DTYPE", "SPIKE_DTYPE", "DEFAULT_VAL_IDS",
     "data_root", "default_cache_dir",
     "ToFrames", "ToChannelCounts", "Crop", "CenterCrop", "Downsample", "SelectPolarity",

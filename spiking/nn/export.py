@@ -17,6 +17,12 @@ Not exportable: biases (the description's LIF has a per-population constant curr
 exported ``Linear`` must have ``bias=False``), refractory periods other than 0 in torch, and
 learnable per-neuron parameters. A trailing :class:`LeakyReadout` (non-spiking) is skipped, with
 the synaptic layers that feed it, and listed in ``Exported.skipped``.
+
+A :class:`~spiking.nn.delays.DelayedLinear` between two spiking layers exports its evaluation
+kernel: synapse (o, i) gets its weight and the integer delay ``d[o, i]`` of the rounded position,
+as a projection delay of ``d + 1`` steps (the one step every projection has, plus ``d``), so the
+lag bookkeeping above is unchanged. It cannot be composed with other linear layers (a delay has
+no matrix product), and the torch model matches the engine in ``eval()`` mode (one-hot kernels).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from torch import nn
 from ..connectors import FromList
 from ..models.sources import SpikeSourceArray
 from ..network import Network
+from .delays import DelayedLinear
 from .layers import Conv2d, CubaLIF, Flatten, LeakyReadout, LIF, Linear, RecurrentLIF, Sequential
 
 __all__ = ["Exported", "to_network", "spikes_to_source"]
@@ -109,12 +116,14 @@ def _dense_of(layer, shape):
                     "LIF, CubaLIF, RecurrentLIF, or a trailing LeakyReadout)")
 
 
-def _connect_signed(net, pre, post, w, dt, name):
-    """Signed dense matrix w[post, pre] -> excitatory and inhibitory projections (magnitudes)."""
+def _connect_signed(net, pre, post, w, dt, name, delays=None):
+    """Signed dense matrix w[post, pre] -> excitatory and inhibitory projections (magnitudes);
+    ``delays[post, pre]``: extra integer delays in steps (a DelayedLinear's), added to the one step."""
     for sign, receptor in ((1.0, "excitatory"), (-1.0, "inhibitory")):
         post_idx, pre_idx = np.nonzero(sign * w > 0)
         if post_idx.size:
-            net.connect(pre, post, FromList(pre_idx, post_idx), weight=sign * w[post_idx, pre_idx], delay=dt,
+            delay = dt if delays is None else (delays[post_idx, pre_idx] + 1.0) * dt
+            net.connect(pre, post, FromList(pre_idx, post_idx), weight=sign * w[post_idx, pre_idx], delay=delay,
                         receptor=receptor, name=f"{name}:{receptor[:3]}")
 
 
@@ -155,8 +164,8 @@ def to_network(model: Sequential, input_spikes=None, *, dt: float | None = None,
     elif input_size is not None:
         shape = (int(input_size),)
     else:
-        first = next((m for m in layers if isinstance(m, (nn.Linear, nn.Conv2d, LIF, CubaLIF))), None)
-        if isinstance(first, nn.Linear):
+        first = next((m for m in layers if isinstance(m, (nn.Linear, nn.Conv2d, LIF, CubaLIF, DelayedLinear))), None)
+        if isinstance(first, (nn.Linear, DelayedLinear)):
             shape = (first.in_features,)
         elif isinstance(first, nn.Conv2d):
             raise ValueError("the model starts with a Conv2d: pass input_shape=(C, H, W)")
@@ -175,6 +184,7 @@ def to_network(model: Sequential, input_spikes=None, *, dt: float | None = None,
 
     pre, pre_shape, lag = input_name, shape, {input_name: 0}
     pending = None          # composed dense matrix since the last population (None = identity)
+    pending_delays = None   # integer delays [post, pre] of a DelayedLinear in pending
     pops = []
     for idx, layer in enumerate(layers):
         if isinstance(layer, LeakyReadout):
@@ -188,7 +198,7 @@ def to_network(model: Sequential, input_spikes=None, *, dt: float | None = None,
                 w = w * (1.0 - layer.decay())
             name = f"{prefix}{len(pops) + 1}"
             net.add_population(name, n, layer.to_model())
-            _connect_signed(net, pre, name, w, dt, f"{pre}->{name}")
+            _connect_signed(net, pre, name, w, dt, f"{pre}->{name}", delays=pending_delays)
             if isinstance(layer, RecurrentLIF):
                 wr = layer.recurrent_weight().detach().double().cpu().numpy()
                 if layer.decay_input:
@@ -196,8 +206,21 @@ def to_network(model: Sequential, input_spikes=None, *, dt: float | None = None,
                 _connect_signed(net, name, name, wr, dt, f"{name}->{name}")
             lag[name] = lag[pre] + 1
             pops.append(name)
-            pre, pending = name, None
+            pre, pending, pending_delays = name, None, None
             continue
+        if isinstance(layer, DelayedLinear):
+            if pending is not None:
+                raise ValueError(f"layer {idx} (DelayedLinear) follows another linear layer: a delayed layer must "
+                                 "connect two spiking layers (or the input and a spiking layer) directly")
+            if pre_shape is not None and int(np.prod(pre_shape)) != layer.in_features:
+                raise ValueError(f"DelayedLinear with {layer.in_features} inputs after a layer of shape {pre_shape}")
+            pending = layer.weight.detach().double().cpu().numpy()
+            pending_delays = layer.delays().cpu().numpy()
+            pre_shape = (layer.out_features,)
+            continue
+        if pending_delays is not None and not isinstance(layer, (Flatten, nn.Flatten, nn.Identity, nn.Dropout)):
+            raise ValueError(f"layer {idx} ({type(layer).__name__}) follows a DelayedLinear: a delayed layer must "
+                             "feed a spiking layer directly")
         mat, pre_shape_next = _dense_of(layer, pre_shape)
         if mat is not None:
             pending = mat if pending is None else mat @ pending
