@@ -26,7 +26,8 @@ quickstart: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
-# Peers for benchmarks/ (brian2, nest-simulator, snntorch, norse, spikingjelly).
+# Peers for benchmarks/ and the live oracle tests (brian2, nest-simulator, snntorch, norse, spikingjelly,
+# dcls, nir, neurobench; neurobench --no-deps: it asks for torchaudio, which would pull a CUDA torch).
 bench-install: $(VENV)/.installed
 	$(PY) -m pip install -q -c constraints.txt -r requirements-bench.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -c constraints.txt norse==1.1.0 spikingjelly==2.0.0
+	$(PY) -m pip install -q --no-deps --no-build-isolation -c constraints.txt norse==1.1.0 spikingjelly==2.0.0 neurobench==2.3.0
