@@ -222,7 +222,9 @@ def _measure_peak_saved(trainer, loader, n_batches=3) -> float:
     return peak / 2**20
 
 
-def plot_learning_curve(history, path, title):
+def plot_learning_curve(history, path, title, *, loss_label="loss (per-step cross-entropy)",
+                        train_label="train", val_label="validation"):
+    """Loss and accuracy per epoch from a trainer history, as a PNG (written atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -234,9 +236,9 @@ def plot_learning_curve(history, path, title):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     a1.plot(ep, [h["train_loss"] for h in history], label="train")
     a1.plot(ep, [h["val_loss"] for h in history], label="validation")
-    a1.set_xlabel("epoch"); a1.set_ylabel("loss (per-step cross-entropy)"); a1.legend()
-    a2.plot(ep, [100 * h["train_acc"] for h in history], label="train")
-    a2.plot(ep, [100 * h["val_acc"] for h in history], label="validation")
+    a1.set_xlabel("epoch"); a1.set_ylabel(loss_label); a1.legend()
+    a2.plot(ep, [100 * h["train_acc"] for h in history], label=train_label)
+    a2.plot(ep, [100 * h["val_acc"] for h in history], label=val_label)
     a2.set_xlabel("epoch"); a2.set_ylabel("accuracy (%)"); a2.set_ylim(0, 100); a2.legend()
     fig.suptitle(title)
     fig.tight_layout()

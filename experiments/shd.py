@@ -169,26 +169,11 @@ def evaluate(model, xs, ys, idx, batch_size=256):
 
 
 def plot_curves(history, path, title):
-    import matplotlib
+    from spiking.experiments.nmnist import plot_learning_curve
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from spiking.atomic import atomic_path
-
-    ep = [h["epoch"] for h in history]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    a1.plot(ep, [h["train_loss"] for h in history], label="train")
-    a1.plot(ep, [h["val_loss"] for h in history], label="validation")
-    a1.set_xlabel("epoch"); a1.set_ylabel("loss (CE of summed softmax)"); a1.legend()
-    a2.plot(ep, [100 * h["train_acc"] for h in history], label="train (training kernels, dropout)")
-    a2.plot(ep, [100 * h["val_acc"] for h in history], label="validation (one-hot kernels)")
-    a2.set_xlabel("epoch"); a2.set_ylabel("accuracy (%)"); a2.set_ylim(0, 100); a2.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    plot_learning_curve(history, path, title, loss_label="loss (CE of summed softmax)",
+                        train_label="train (training kernels, dropout)",
+                        val_label="validation (one-hot kernels)")
 
 
 def plot_delays(model, initial, path, title):
