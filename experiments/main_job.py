@@ -140,45 +140,13 @@ def neurobench_check(model, x) -> dict:
     """NeuroBench's own SynapticOperations and ActivationSparsity (the ``neurobench`` package) on
     ``model`` and ``x[T, B, ...]``, beside ours (``count_activity``), per sample. Empty when
     neurobench is not installed."""
+    from spiking.nn.counts import activation_sparsity, count_activity
+    from spiking.nn.neurobench_adapter import neurobench_workload
+
     try:
-        import neurobench.models as nb_models
-        from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
+        syn, sparsity = neurobench_workload(model, x)
     except ImportError as e:
         return {"unavailable": f"neurobench not importable: {e}"}
-    import torch
-
-    import spiking.nn as snn
-    from spiking.nn.counts import activation_sparsity, count_activity
-
-    class Act(torch.nn.Identity):
-        """Marks spikes for NeuroBench's activation hooks (our LIF returns (spikes, state))."""
-
-    class BatchFirst(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-            self.acts = torch.nn.ModuleList(Act() for layer in m if isinstance(layer, (snn.LIF, snn.CubaLIF)))
-
-        def forward(self, xb):
-            h, k = xb.transpose(0, 1), 0
-            for layer in self.m:
-                if isinstance(layer, snn.SpikingModule):
-                    h, _ = layer(h)
-                    if isinstance(layer, (snn.LIF, snn.CubaLIF)):
-                        h, k = self.acts[k](h), k + 1
-                else:
-                    h = layer(h)
-            return h.sum(0)
-
-    nbm = nb_models.TorchModel(BatchFirst(model))
-    nbm.add_activation_module(Act)
-    nbm.register_hooks()
-    data = (x.transpose(0, 1), torch.zeros(x.shape[1], dtype=torch.long))
-    with torch.no_grad():
-        preds = nbm(data[0])
-    syn = SynapticOperations()(nbm, preds, data)
-    sparsity = ActivationSparsity()(nbm, preds, data)
-    nbm.cleanup_hooks()
     L = count_activity(model, x)
     B = x.shape[1]
     ours = {"Effective_ACs": sum(L.ac_ops.values()) / B, "Effective_MACs": sum(L.mac_ops.values()) / B,

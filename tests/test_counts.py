@@ -152,45 +152,11 @@ def test_count_activity_bad_input():
 
 # -- NeuroBench as the oracle ---------------------------------------------------------------
 
-class _Act(torch.nn.Identity):
-    """Marks the spikes of a layer for NeuroBench's activation hooks (our LIF returns a tuple)."""
-
-
-class _BatchFirst(torch.nn.Module):
-    """Our Sequential on NeuroBench's batch-first data [B, T, ...], spikes passed through _Act."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-        self.acts = torch.nn.ModuleList(_Act() for m in model if isinstance(m, (snn.LIF, snn.CubaLIF)))
-
-    def forward(self, xb):
-        h, k = xb.transpose(0, 1), 0
-        for layer in self.model:
-            if isinstance(layer, snn.SpikingModule):
-                h, _ = layer(h)
-                if isinstance(layer, (snn.LIF, snn.CubaLIF)):
-                    h = self.acts[k](h)
-                    k += 1
-            else:
-                h = layer(h)
-        return h.sum(0)
-
-
 def _neurobench(model, x):
-    nb_models = pytest.importorskip("neurobench.models")
-    from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
+    pytest.importorskip("neurobench.models")
+    from spiking.nn.neurobench_adapter import neurobench_workload
 
-    nbm = nb_models.TorchModel(_BatchFirst(model))
-    nbm.add_activation_module(_Act)
-    nbm.register_hooks()
-    data = (x.transpose(0, 1), torch.zeros(x.shape[1], dtype=torch.long))
-    with torch.no_grad():
-        preds = nbm(data[0])
-    syn = SynapticOperations()(nbm, preds, data)
-    sparsity = ActivationSparsity()(nbm, preds, data)
-    nbm.cleanup_hooks()
-    return syn, sparsity
+    return neurobench_workload(model, x)
 
 
 @pytest.mark.parametrize("graded", [False, True])
