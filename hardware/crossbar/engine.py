@@ -144,12 +144,7 @@ class CrossbarEngine:
             raise ValueError(f"duration={duration}: expected a positive number of ms")
         gen = self.generator if generator is None else generator
         dt = ev.dt
-        n_steps = int(round(duration / dt))
-        src_t, src_i = ev._source_spikes(duration, rng)
-        src_step = np.rint(src_t / dt).astype(np.int64)
-        keep = src_step < n_steps
-        src_step, src_i = src_step[keep], src_i[keep]
-        src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+        n_steps, src_i, src_ptr = ev._source_schedule(duration, rng)
         v, ie, ii = ev._initial_state()
         ref_end = kernels.new_refractory(ev.n_total, n_steps, ev.coef)
         n_slots = self.n_slots

@@ -296,12 +296,7 @@ class SpiNNakerEngine:
             raise ValueError(f"duration={duration}: expected a positive number of ms")
         eng, dt = self.flat, self.net.dt
         n = eng.n_total
-        n_steps = int(round(duration / dt))
-        src_t, src_i = eng._source_spikes(duration, rng)
-        src_step = np.rint(src_t / dt).astype(np.int64)
-        keep = src_step < n_steps
-        src_step, src_i = src_step[keep], src_i[keep]
-        src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+        n_steps, src_i, src_ptr = eng._source_schedule(duration, rng)
         v0, ie0, ii0 = eng._initial_state()
         v = fx.to_s1615(v0).astype(np.int64)
         ie = fx.to_s1615(ie0).astype(np.int64)

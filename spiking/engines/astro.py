@@ -637,12 +637,7 @@ def run_clock_astro(engine, duration, rng=None, record=None, record_ids=None, pr
         engine._astro_setup = s
     dt = engine.dt
     N = engine.n_total
-    n_steps = int(round(duration / dt))
-    src_t, src_i = engine._source_spikes(duration, rng)
-    src_step = np.rint(src_t / dt).astype(np.int64)
-    keep = src_step < n_steps
-    src_step, src_i = src_step[keep], src_i[keep]
-    src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+    n_steps, src_i, src_ptr = engine._source_schedule(duration, rng)
     v, ie, ii = _shared_state(engine)
     X = s.initial_X(engine)
     hstep = np.full(N, dt)   # NEST: IntegrationStep_ starts at the resolution

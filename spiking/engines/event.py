@@ -151,6 +151,19 @@ class EventEngine:
         order = np.argsort(t, kind="stable")
         return t[order], i[order]
 
+    def _source_schedule(self, duration: float, rng):
+        """Spike-source input of a clock run, shared by every clock kernel (static, plastic,
+        astrocyte, and the hardware backends): the number of steps, the source unit of each spike
+        placed on the grid at ``round(t / dt)`` (those past the run dropped), and the pointer
+        ``src_ptr`` such that step n's spikes are ``src_i[src_ptr[n]:src_ptr[n + 1]]``."""
+        n_steps = int(round(duration / self.dt))
+        src_t, src_i = self._source_spikes(duration, rng)
+        src_step = np.rint(src_t / self.dt).astype(np.int64)
+        keep = src_step < n_steps
+        src_step, src_i = src_step[keep], src_i[keep]
+        src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+        return n_steps, src_i, src_ptr
+
     def _initial_state(self):
         v = np.zeros(self.n_total)
         ie = np.zeros(self.n_total)
@@ -217,12 +230,7 @@ class EventEngine:
             from .plastic import run_clock_plastic
             return run_clock_plastic(self, duration, rng, record, record_ids, progress)
         dt = self.dt
-        n_steps = int(round(duration / dt))
-        src_t, src_i = self._source_spikes(duration, rng)
-        src_step = np.rint(src_t / dt).astype(np.int64)
-        keep = src_step < n_steps
-        src_step, src_i = src_step[keep], src_i[keep]
-        src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+        n_steps, src_i, src_ptr = self._source_schedule(duration, rng)
         v, ie, ii = self._initial_state()
         ref_end = kernels.new_refractory(self.n_total, n_steps, self.coef)
         buf = np.zeros((self.n_slots, 2, self.n_total))

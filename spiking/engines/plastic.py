@@ -423,12 +423,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
     ps = _plastic(engine)
     dt = engine.dt
     n_total = engine.n_total
-    n_steps = int(round(duration / dt))
-    src_t, src_i = engine._source_spikes(duration, rng)
-    src_step = np.rint(src_t / dt).astype(np.int64)
-    keep = src_step < n_steps
-    src_step, src_i = src_step[keep], src_i[keep]
-    src_ptr = np.searchsorted(src_step, np.arange(n_steps + 1), side="left").astype(np.int64)
+    n_steps, src_i, src_ptr = engine._source_schedule(duration, rng)
     v, ie, ii = engine._initial_state()
     ref_end = new_refractory(n_total, n_steps, engine.coef)
     buf = np.zeros((ps.max_delay + 1, 2, n_total))
