@@ -218,3 +218,31 @@ if __name__ == "__main__":
                           f"torch {torch.__version__}"
     REFERENCE.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
+
+
+@pytest.mark.parametrize("delays", [(1, 1), (3, 3), (1, 6), (2, 9)])
+def test_active_inputs_equal_a_set_of_arrivals(delays):
+    """The ledger's active-update pass (a ring of "last step counted" per unit) against the
+    definition written out with a Python set: the distinct (arrival step, target) pairs of every
+    spike's synapses, arrivals at or past the end of the run dropped. Uniform delays take the
+    one-row path, mixed delays the ring; spikes of a step include repeats of a unit's targets."""
+    import numpy as np
+
+    from spiking.engines.event import _active_inputs
+
+    rng = np.random.default_rng(sum(delays))
+    n_total, n_syn, n_steps = 50, 600, 40
+    pre = np.sort(rng.integers(0, n_total, n_syn))
+    post = rng.integers(0, n_total, n_syn)
+    delay = rng.integers(delays[0], delays[1] + 1, n_syn)
+    ptr = np.zeros(n_total + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=n_total), out=ptr[1:])
+    n_spk = 300
+    spk_step = np.sort(rng.integers(0, n_steps, n_spk))
+    spk_id = rng.integers(0, n_total, n_spk)
+    pairs = {(s + delay[k], post[k]) for s, j in zip(spk_step, spk_id) for k in range(ptr[j], ptr[j + 1])
+             if s + delay[k] < n_steps}
+    expected = np.bincount([p for _, p in pairs], minlength=n_total)
+    got = _active_inputs(spk_step, spk_id, ptr, post, delay, n_steps, n_total, int(delay.min()), int(delay.max()))
+    assert np.array_equal(got, expected)
+    assert 0 < got.sum() < n_spk * n_syn / n_total   # repeats were merged, and some arrivals fell inside the run

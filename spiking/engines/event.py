@@ -112,6 +112,7 @@ class EventEngine:
         self.syn_ptr = np.zeros(self.n_total + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.syn_pre, minlength=self.n_total), out=self.syn_ptr[1:])
         self.max_delay = int(self.syn_delay.max()) if self.syn_delay.size else 1
+        self.min_delay = int(self.syn_delay.min()) if self.syn_delay.size else 1
         # Ring buffer of max_delay slots: slot n % max_delay is read (and cleared) by the neuron
         # update of step n before step n's spikes are delivered, so a delivery with the maximum
         # delay can reuse it. (One slot for the common case of one-step delays.)
@@ -381,7 +382,7 @@ class EventEngine:
             # a neuron update is active when at least one synaptic event arrives in its step
             per_unit = _active_inputs(np.rint(times / self.dt).astype(np.int64), ids.astype(np.int64),
                                       self.syn_ptr, self.syn_post, self.syn_delay, steps, self.n_total,
-                                      self.max_delay)
+                                      self.min_delay, self.max_delay)
             active = {p.name: 0 if p.is_source else int(per_unit[self.pop_start[k]:self.pop_stop[k]].sum())
                       for k, p in enumerate(self.pops)}
         else:  # exact mode updates a neuron only when an event reaches it
@@ -398,28 +399,57 @@ class EventEngine:
         ledger.mac_ops = {proj.name: 0 for proj in self.net.projections}
 
 
-@njit(cache=True)
-def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_total, max_delay):
+@njit(cache=True, nogil=True)
+def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_total, min_delay, max_delay):
     """Per unit, the number of steps < n_steps in which at least one synaptic event arrives
-    (a spike of step s reaches synapse k's target in step s + delay[k]). Spikes come in step
-    order, so arrivals lie in [s + 1, s + max_delay] and a ring of max_delay + 1 rows of
-    "last step counted" tells a new (target, step) pair from one already counted."""
-    rows = max_delay + 1
-    ring = np.full((rows, n_total), -1, np.int64)
-    out = np.zeros(n_total, np.int64)
+    (a spike of step s reaches synapse k's target in step s + delay[k]).
+
+    Spikes come in step order, so the arrivals still to be told apart lie in
+    [s + min_delay, s + max_delay]: a ring of ``rows`` (a power of two > max_delay - min_delay)
+    entries per unit of "last arrival step counted" tells a new (target, step) pair from one
+    already counted. With one delay for every synapse (the common case) one row suffices and the
+    delays are not read. Each unit's "last step" and count sit side by side (one cache line per
+    random access), and indices are unsigned (no wraparound code): about 3x the speed of the
+    plain two-array loop on the 16k CUBA network (docs/scale.md)."""
+    uniform = min_delay == max_delay
+    rows = 1
+    while rows <= max_delay - min_delay:
+        rows *= 2
+    mask = np.uint64(rows - 1)
+    stride = np.uint64(2 * n_total)
+    # state[r * 2N + 2p] = last arrival step counted in ring row r of unit p; state[2p + 1] = count
+    state = np.full(rows * 2 * n_total, -1, np.int64)
+    count = np.zeros(n_total, np.int64)
+    one = np.uint64(1)
+    two = np.uint64(2)
     for s in range(spk_step.shape[0]):
         st = spk_step[s]
         j = spk_id[s]
-        for k in range(syn_ptr[j], syn_ptr[j + 1]):
-            a = st + syn_delay[k]
+        k0 = np.uint64(syn_ptr[j])
+        k1 = np.uint64(syn_ptr[j + 1])
+        if uniform:
+            a = st + min_delay
             if a >= n_steps:
-                continue
-            r = a % rows
-            p = syn_post[k]
-            if ring[r, p] != a:
-                ring[r, p] = a
-                out[p] += 1
-    return out
+                break          # every later spike arrives later still
+            for k in range(k0, k1):
+                f = two * np.uint64(syn_post[k])
+                x = state[f]
+                state[f] = a
+                state[f + one] += x != a
+        else:
+            for k in range(k0, k1):
+                a = st + syn_delay[k]
+                if a >= n_steps:
+                    continue
+                p = np.uint64(syn_post[k])
+                f = (np.uint64(a) & mask) * stride + two * p
+                x = state[f]
+                state[f] = a
+                count[p] += x != a
+    if uniform:
+        for p in range(n_total):
+            count[p] = state[2 * p + 1] + 1   # the count started from -1
+    return count
 
 
 def simulate(net: Network, duration: float, *, mode: str = "clock", rng=None, record=None, record_ids=None,
