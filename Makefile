@@ -12,6 +12,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# torch first, pinned, so that nothing pulls a CUDA build
 	$(PY) -m pip install -q -c constraints.txt torch
 	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	# compile the event engine's kernels into numba's cache now, not in the user's first run
+	$(PY) -m spiking.engines.warmup
 	touch $@
 
 .PHONY: install demo quickstart test bench-install

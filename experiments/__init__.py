@@ -24,4 +24,5 @@ COMMANDS = {
     "export": "spiking.experiments.nest_export",
     "energy": "spiking.hardware.energy.cli",
     "map": "spiking.hardware.spinnaker.cli",
+    "warmup": "spiking.engines.warmup",
 }

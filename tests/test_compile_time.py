@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from numba import njit
 
 from spiking.engines import kernels
@@ -82,3 +83,39 @@ def test_every_run_reports_compile_apart_from_simulation():
         assert set(rec.timing) == {"compile_s", "jit_compile_s", "simulate_s", "threads"}
         assert all(np.isfinite(v) and v >= 0 for v in rec.timing.values())
         assert len(rec.spikes["n"]) == 3
+
+
+WARM_CHILD = r"""
+import json, sys
+from spiking.engines.warmup import warm
+print("RESULT " + json.dumps(warm(tuple(sys.argv[1:]))))
+"""
+
+
+def _warm(cache_dir, targets):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    p = subprocess.run([sys.executable, "-c", WARM_CHILD, *targets], env=env, capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+
+
+def _warm_twice(tmp_path, targets):
+    cold = _warm(tmp_path, targets)
+    assert all(r["jit_compile_s"] > 0 for r in cold.values()), cold      # a cold cache compiles
+    warm = _warm(tmp_path, targets)
+    # after the warm-up (what `make install` runs) a new process compiles nothing: every kernel
+    # it runs was written to numba's cache and is loaded from it
+    assert {k: r["jit_compile_s"] for k, r in warm.items()} == {k: 0.0 for k in cold}, warm
+
+
+def test_warmup_leaves_nothing_to_compile(tmp_path):
+    _warm_twice(tmp_path, ["nest", "delta"])
+
+
+@pytest.mark.slow
+def test_warmup_every_kernel_is_cached(tmp_path):
+    """Every warm-up target, exact mode, plastic and threaded kernels included (~45 s cold)."""
+    from spiking.engines.warmup import TARGETS
+
+    _warm_twice(tmp_path, list(TARGETS))

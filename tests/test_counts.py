@@ -228,7 +228,7 @@ def test_active_inputs_equal_a_set_of_arrivals(delays):
     one-row path, mixed delays the ring; spikes of a step include repeats of a unit's targets."""
     import numpy as np
 
-    from spiking.engines.event import _active_inputs
+    from spiking.engines.event import active_inputs
 
     rng = np.random.default_rng(sum(delays))
     n_total, n_syn, n_steps = 50, 600, 40
@@ -243,6 +243,6 @@ def test_active_inputs_equal_a_set_of_arrivals(delays):
     pairs = {(s + delay[k], post[k]) for s, j in zip(spk_step, spk_id) for k in range(ptr[j], ptr[j + 1])
              if s + delay[k] < n_steps}
     expected = np.bincount([p for _, p in pairs], minlength=n_total)
-    got = _active_inputs(spk_step, spk_id, ptr, post, delay, n_steps, n_total, int(delay.min()), int(delay.max()))
+    got = active_inputs(spk_step, spk_id, ptr, post, delay, n_steps, n_total, int(delay.min()), int(delay.max()))
     assert np.array_equal(got, expected)
     assert 0 < got.sum() < n_spk * n_syn / n_total   # repeats were merged, and some arrivals fell inside the run

@@ -380,9 +380,9 @@ class EventEngine:
         steps = ledger.steps if ledger.mode == "clock" else int(round(duration / self.dt))
         if ledger.mode == "clock":
             # a neuron update is active when at least one synaptic event arrives in its step
-            per_unit = _active_inputs(np.rint(times / self.dt).astype(np.int64), ids.astype(np.int64),
-                                      self.syn_ptr, self.syn_post, self.syn_delay, steps, self.n_total,
-                                      self.min_delay, self.max_delay)
+            per_unit = active_inputs(np.rint(times / self.dt).astype(np.int64), ids.astype(np.int64),
+                                     self.syn_ptr, self.syn_post, self.syn_delay, steps, self.n_total,
+                                     self.min_delay, self.max_delay)
             active = {p.name: 0 if p.is_source else int(per_unit[self.pop_start[k]:self.pop_stop[k]].sum())
                       for k, p in enumerate(self.pops)}
         else:  # exact mode updates a neuron only when an event reaches it
@@ -400,7 +400,7 @@ class EventEngine:
 
 
 @njit(cache=True, nogil=True)
-def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_total, min_delay, max_delay):
+def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, min_delay, state, count):
     """Per unit, the number of steps < n_steps in which at least one synaptic event arrives
     (a spike of step s reaches synapse k's target in step s + delay[k]).
 
@@ -410,16 +410,13 @@ def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_to
     already counted. With one delay for every synapse (the common case) one row suffices and the
     delays are not read. Each unit's "last step" and count sit side by side (one cache line per
     random access), and indices are unsigned (no wraparound code): about 3x the speed of the
-    plain two-array loop on the 16k CUBA network (docs/scale.md)."""
-    uniform = min_delay == max_delay
-    rows = 1
-    while rows <= max_delay - min_delay:
-        rows *= 2
+    plain two-array loop on the 16k CUBA network (docs/scale.md). The arrays are made by
+    :func:`active_inputs` (allocating inside numba costs ~0.5 s of a cold compile)."""
+    n_total = count.shape[0]
+    rows = state.shape[0] // (2 * n_total)   # 1: one delay for every synapse
+    uniform = rows == 1
     mask = np.uint64(rows - 1)
     stride = np.uint64(2 * n_total)
-    # state[r * 2N + 2p] = last arrival step counted in ring row r of unit p; state[2p + 1] = count
-    state = np.full(rows * 2 * n_total, -1, np.int64)
-    count = np.zeros(n_total, np.int64)
     one = np.uint64(1)
     two = np.uint64(2)
     for s in range(spk_step.shape[0]):
@@ -450,6 +447,19 @@ def _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_to
         for p in range(n_total):
             count[p] = state[2 * p + 1] + 1   # the count started from -1
     return count
+
+
+def active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, n_total, min_delay, max_delay):
+    """Per unit, the number of steps < n_steps in which at least one synaptic event arrives (see
+    :func:`_active_inputs`). Spikes in step order; ``min_delay``/``max_delay``: of the synapses."""
+    count = np.zeros(n_total, np.int64)
+    if n_total == 0:
+        return count
+    rows = 1      # a power of two > max_delay - min_delay; 1 (no ring) when every delay is equal
+    while rows <= max_delay - min_delay:
+        rows *= 2
+    state = np.full(rows * 2 * n_total, -1, np.int64)
+    return _active_inputs(spk_step, spk_id, syn_ptr, syn_post, syn_delay, n_steps, min_delay, state, count)
 
 
 def simulate(net: Network, duration: float, *, mode: str = "clock", rng=None, record=None, record_ids=None,
