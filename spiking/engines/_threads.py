@@ -343,6 +343,35 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
         numba.set_num_threads(before)
 
 
+class thread_pool:
+    """``with thread_pool(n):`` numba's pool limited to ``n`` threads (at most its size) for the
+    block, with passive OpenMP waiting (:func:`_passive_wait`), as :func:`clock_run_threads` sets
+    them; the previous thread count is restored on exit. For other threaded kernels (``plastic.py``)."""
+
+    def __init__(self, threads: int):
+        self.threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+    def __enter__(self):
+        _passive_wait()
+        self.before = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.before)
+        return False
+
+
+def neuron_weight(engine) -> np.ndarray:
+    """Per unit of ``engine``: 1 for a neuron, 0 for a spike-source unit (the ``unit_weight`` of
+    :func:`thread_plan`: sources are not updated)."""
+    weight = np.zeros(engine.n_total)
+    for start, stop, kind in zip(engine.pop_start, engine.pop_stop, engine.pop_kind):
+        if kind >= 0:
+            weight[start:stop] = 1.0
+    return weight
+
+
 # Below this many neurons per thread a step's work is too small to pay for waking the threads
 # (a parallel region costs microseconds per step): the default (threads=None) uses fewer threads.
 MIN_NEURONS_PER_THREAD = 2048
@@ -351,8 +380,9 @@ MIN_NEURONS_PER_THREAD = 2048
 def plan_threads(engine) -> int:
     """The number of threads ``engine.run`` uses: ``engine.threads`` when given, else the cores
     available, at most one per MIN_NEURONS_PER_THREAD neurons; 1 where only one-thread kernels
-    exist (exact mode, plastic or astrocyte networks)."""
-    if engine.mode != "clock" or engine._plastic or getattr(engine, "_astro", False):
+    exist (exact mode, astrocyte networks). Plastic networks have a threaded kernel of their own
+    (``plastic.py``) and follow the same rule."""
+    if engine.mode != "clock" or getattr(engine, "_astro", False):
         return 1
     if engine.threads is not None:
         return engine.threads

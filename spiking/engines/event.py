@@ -31,9 +31,13 @@ class EventEngine:
 
     Each run starts from the network's initial state: nothing carries over between runs.
 
-    threads: clock mode (static synapses) on this many threads, neurons and deliveries split by
-    target range, with the same spikes bit for bit for every count (``kernels._threads``); None:
-    the cores available, fewer for small networks. Exact, plastic and astrocyte runs use one.
+    threads: clock mode on this many threads, neurons and deliveries split by target range, with
+    the same spikes bit for bit for every count (``kernels._threads``); None: the cores available,
+    fewer for small networks. With plastic projections (``engines.plastic``) the neuron update,
+    the threshold test, the static and plastic deliveries and the synapse weight updates run on
+    the threads, split by target range; the postsynaptic event log, the presynaptic traces and
+    the joined spike list run on one thread; spikes, state and final weights are the same bit for
+    bit for every count. Exact and astrocyte runs use one thread.
     """
 
     def __init__(self, net: Network, mode: str = "clock", threads: int | None = None, *,

@@ -15,7 +15,8 @@ argument types of ordinary runs (float64 state, int32 refractory steps and ring 
 * ``mixed``: both kinds in one network (the generic clock kernel);
 * ``exact``: the delta network in exact mode;
 * ``plastic``: pair STDP on a projection;
-* ``threads``: the ``nest`` and ``delta`` networks on 2 threads (only where 2 cores are there).
+* ``threads``: the ``nest``, ``delta`` and ``plastic`` networks on 2 threads (only where 2 cores
+  are there).
 
 Nothing here is imported by the engine; it only runs it. Compiling is not done at import time.
 """
@@ -100,7 +101,8 @@ def warm(targets=TARGETS, *, log=None) -> dict:
         if target == "threads":
             if available_cores() < 2:
                 continue
-            runs += [("threads-nest", "nest", {"threads": 2}), ("threads-delta", "delta", {"threads": 2})]
+            runs += [("threads-nest", "nest", {"threads": 2}), ("threads-delta", "delta", {"threads": 2}),
+                     ("threads-plastic", "plastic", {"threads": 2})]
         else:
             runs.append((target, target, {}))
     for name, target, extra in runs:
@@ -112,7 +114,7 @@ def warm(targets=TARGETS, *, log=None) -> dict:
         out[name] = {"jit_compile_s": round(float(rec.timing["jit_compile_s"]), 3),
                      "wall_s": round(time.perf_counter() - t0, 3)}
         if log is not None:
-            log(f"warm-up {name:<14} compiled {out[name]['jit_compile_s']:6.2f} s (wall {out[name]['wall_s']:.2f} s)")
+            log(f"warm-up {name:<16} compiled {out[name]['jit_compile_s']:6.2f} s (wall {out[name]['wall_s']:.2f} s)")
     return out
 
 
