@@ -23,6 +23,14 @@ array account and resident memory per neuron (80 synapses included) over the siz
     python benchmarks/scale.py --sizes 4000 16000 160000 --duration 1000 --json benchmarks/results/scale.json
     nice -n 10 python benchmarks/scale.py --sizes 1000000 --duration 100 --json benchmarks/results/scale-1m.json
 
+With ``--nest`` each size also runs in NEST 3.10 (``iaf_psc_exp``, one thread), in a worker of
+its own, on the same connection list and initial potentials (``cuba.NestCuba`` of
+``benchmarks/cuba.py``): ``draw_s``, NEST's build (``Create``, ``Connect``, ``Prepare``:
+``nest_build_s``), ``nest.Run`` (``simulate_s``), peak resident memory, and the spike count, which
+should equal ours (it does at 4,000 and 16,000 neurons, ``benchmarks/cuba.py``).
+
+    python benchmarks/scale.py --sizes 4000 160000 --duration 100 --nest
+
 Figures and their reading: docs/scale.md.
 """
 from __future__ import annotations
@@ -126,6 +134,25 @@ def worker(n_neurons: int, duration: float, seed: int) -> dict:
     return row
 
 
+def nest_worker(n_neurons: int, duration: float, seed: int) -> dict:
+    """One size in NEST, in this process (see the module docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from cuba import NestCuba
+    from spiking.experiments.cuba import draw_cuba
+
+    row = {"simulator": "nest", "n_neurons": n_neurons, "duration_ms": duration, "seed": seed}
+    t = time.perf_counter()
+    conn = draw_cuba(cuba_params(n_neurons), np.random.default_rng(seed))
+    row["draw_s"] = time.perf_counter() - t
+    sim = NestCuba(conn, duration, threads=1)
+    row.update(sim.prepare())
+    out = sim.measure()
+    row.update(nest_build_s=out["build_s"], simulate_s=out["simulate_s"], spikes=int(out["spikes"]),
+               n_synapses=int(out["n_connections"]), peak_rss=_peak_rss_bytes())
+    row["mean_rate_hz"] = row["spikes"] / n_neurons / (duration / 1000.0)
+    return row
+
+
 def fit_per_unit(rows: list[dict]) -> dict:
     """Least-squares slopes over the sizes: array bytes per synapse and per neuron (network and
     engine), resident bytes per neuron (with its 80 synapses) after the build and at the peak."""
@@ -147,12 +174,26 @@ def fit_per_unit(rows: list[dict]) -> dict:
     return fit
 
 
-def _run_worker(n: int, duration: float, seed: int) -> dict:
+def _run_worker(n: int, duration: float, seed: int, nest: bool = False) -> dict:
     env = dict(os.environ)
     env.setdefault("NUMBA_NUM_THREADS", "1")
-    out = subprocess.run([sys.executable, __file__, "--worker", str(n), "--duration", str(duration),
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    flag = "--nest-worker" if nest else "--worker"
+    out = subprocess.run([sys.executable, __file__, flag, str(n), "--duration", str(duration),
                           "--seed", str(seed)], env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_nest(rows: list[dict], ours: list[dict]):
+    mine = {r["n_neurons"]: r for r in ours}
+    print(f"{'NEST 3.10':>10} {'synapses':>12} {'draw_s':>7} {'build_s':>8} {'sim_s':>8} {'spikes':>10} "
+          f"{'peak MB':>8} {'sim vs ours':>11} {'spikes = ours':>13}")
+    for r in rows:
+        m = mine.get(r["n_neurons"])
+        ratio = f"{r['simulate_s'] / m['simulate_s']:.1f}x" if m else "-"
+        same = str(m["spikes"] == r["spikes"]) if m else "-"
+        print(f"{r['n_neurons']:>10,} {r['n_synapses']:>12,} {r['draw_s']:>7.2f} {r['nest_build_s']:>8.2f} "
+              f"{r['simulate_s']:>8.2f} {r['spikes']:>10,} {_mb(r['peak_rss']):>8} {ratio:>11} {same:>13}")
 
 
 def _mb(x) -> str:
@@ -176,10 +217,15 @@ def main(argv=None) -> int:
     p.add_argument("--duration", type=float, default=1000.0, help="simulated ms per size")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="write the results here (atomically)")
+    p.add_argument("--nest", action="store_true", help="also run every size in NEST (one thread)")
     p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--nest-worker", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker is not None:
         print(json.dumps(worker(args.worker, args.duration, args.seed)))
+        return 0
+    if args.nest_worker is not None:
+        print(json.dumps(nest_worker(args.nest_worker, args.duration, args.seed)))
         return 0
     for n in args.sizes:
         if n < 10:
@@ -188,10 +234,15 @@ def main(argv=None) -> int:
     rows = [_run_worker(n, args.duration, args.seed) for n in tqdm(args.sizes, desc="sizes", disable=None)]
     fit = fit_per_unit(rows)
     print_table(rows, fit)
+    nest_rows = []
+    if args.nest:
+        nest_rows = [_run_worker(n, args.duration, args.seed, nest=True)
+                     for n in tqdm(args.sizes, desc="NEST", disable=None)]
+        print_nest(nest_rows, rows)
     if args.json:
         from spiking.atomic import write_text_atomic
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.json, json.dumps({"rows": rows, "fit": fit}, indent=2))
+        write_text_atomic(args.json, json.dumps({"rows": rows, "fit": fit, "nest": nest_rows}, indent=2))
     return 0
 
 
