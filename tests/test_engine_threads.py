@@ -176,3 +176,37 @@ def test_bad_thread_count_is_refused_by_value(bad):
     net.add_population("n", 2, sp.LIF())
     with pytest.raises(ValueError, match=f"threads={bad!r}"):
         sp.EventEngine(net, threads=bad)
+
+
+def test_windows_of_several_steps_when_delays_allow(monkeypatch):
+    """Delays of 3 to 9 steps: a run without state recording goes through windows of 3 steps per
+    parallel region (NEST's min-delay interval), and still gives the single-threaded kernel's
+    spikes, spike order and ledger bit for bit, for 2, 3 and 5 threads, across the growth of the
+    spike output; a run that records state uses windows of one step and gives the same spikes."""
+    net = _recurrent_net(seed=7, n=(1500, 300, 200), delays=(3, 9), rates=80.0)
+    ref = sp.EventEngine(net, threads=1).run(400.0, rng=np.random.default_rng(4))
+    assert sum(len(s) for s in ref.spikes.values()) > 1 << 16     # the output arrays grow mid-run
+    seen = []
+    real = _threads.clock_run_threads
+
+    def spy(*args, window=1, **kw):
+        seen.append(window)
+        return real(*args, window=window, **kw)
+
+    monkeypatch.setattr(kernels, "clock_run_threads", spy)
+    for threads in (2, 3, 5):
+        _assert_identical(ref, sp.EventEngine(net, threads=threads).run(400.0, rng=np.random.default_rng(4)))
+    assert set(seen) == {3}, seen
+    seen.clear()
+    rec = {"nest": ["v"]}
+    ids = {"nest": [0, 299]}
+    ref_v = sp.EventEngine(net, threads=1).run(100.0, rng=np.random.default_rng(4), record=rec, record_ids=ids)
+    par_v = sp.EventEngine(net, threads=2).run(100.0, rng=np.random.default_rng(4), record=rec, record_ids=ids)
+    _assert_identical(ref_v, par_v)
+    assert set(seen) == {1}, seen
+    with pytest.raises(ValueError, match="window=4"):
+        eng = sp.EventEngine(net, threads=2)
+        plan = kernels.plan_for(eng)
+        z = np.zeros(0)
+        real(plan, 0, 10, eng.pop_start, eng.pop_stop, eng.pop_kind, eng.coef, z, z, z, z, z, eng.unit_w,
+             z, z, z, z, z, z, np.array([0]), z, z, z, 0, np.zeros(eng.n_total, np.int64), window=4)

@@ -23,6 +23,18 @@ their relative order. So every entry receives the same additions in the same ord
 Clearing a slot right after the update has read it, and delivering at the start of the next
 step, keeps the single-threaded order (read, clear, deliver), seen from each range.
 
+Windows of several steps (NEST's min-delay communication interval; Morrison et al. 2005,
+"Advancing the boundaries of high-connectivity network simulation with distributed computing",
+Neural Comput. 17:1776): when every synapse has a delay of at least D steps, a spike of step s
+is read no earlier than step s + D. So the threads can run up to D steps (``window``) on their
+own ranges before any spike is exchanged, and one parallel region per window replaces one per
+step. The window's spikes are joined step by step, as above, and delivered at the start of the
+next window, each from the ring slot of its own step: every entry still receives the same
+additions in the same order, and every addition lands before the step that reads it (arrival
+s + d >= window end for d >= D) and after the clearing of the entry's previous use (arrival
+< window start + max_delay). State recording reads v after each step, so a run that records
+state uses windows of one step.
+
 NEST splits its work the same way: a synapse is stored and delivered on the thread (virtual
 process) that owns its target neuron, so no two threads write the same state (Ippen et al. 2017,
 "Constructing neuronal network models in massively parallel environments", Front. Neuroinform.
@@ -181,35 +193,66 @@ def _deliver_range(t, s0, s1, out_id, slot, tptr, unit_w, syn_off, syn_w, flat, 
 
 
 @njit(cache=True, nogil=True)
-def _thread_step(t, step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind, coef,
-                 v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk):
-    """Thread t's share of a step: the previous step's spikes delivered to its range, then (when
-    ``update``) its neurons updated and the slot they read cleared in its range. (One call is the
-    whole body of the parallel loop: numba's parallel passes then see a small loop body, which
-    keeps the compile short.)"""
+def _deliver_range_steps(t, s0, s1, out_id, out_step, n_slots, tptr, unit_w, syn_off, syn_w, flat, slot_size):
+    """:func:`_deliver_range` for spikes of several steps: spike s is delivered from the ring slot
+    of its own step ``out_step[s]``. Same additions in the same order as step-by-step delivery."""
+    flat_size = np.uint64(flat.shape[0])
+    for s in range(s0, s1):
+        j = out_id[s]
+        base = np.uint64((out_step[s] % n_slots) * slot_size)
+        k0 = np.uint64(tptr[j, t])
+        k1 = np.uint64(tptr[j, t + 1])
+        w = unit_w[j]
+        if math.isnan(w):
+            for k in range(k0, k1):
+                f = base + np.uint64(syn_off[k])
+                if f >= flat_size:
+                    f -= flat_size
+                flat[f] += syn_w[k]
+        else:
+            for k in range(k0, k1):
+                f = base + np.uint64(syn_off[k])
+                if f >= flat_size:
+                    f -= flat_size
+                flat[f] += w
+
+
+@njit(cache=True, nogil=True)
+def _thread_step(t, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind, coef,
+                 v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk):
+    """Thread t's share of a window of ``n_win`` steps from ``step`` (module docstring): the
+    spikes ``out_id[m_prev:m]`` of the previous window delivered to its range, then its neurons
+    updated step by step, each step's spikes listed in ``scratch[i * N + lo:]`` (N units, step
+    ``step + i``) and the slot read cleared in its range. (One call is the whole body of the
+    parallel loop: numba's parallel passes then see a small loop body, which keeps the compile
+    short.)"""
     lo = bounds[t]
     hi = bounds[t + 1]
+    n_total = v.shape[0]
+    n_slots = buf.shape[0]
     flat = buf.reshape(-1)
-    _deliver_range(t, m_prev, m, out_id, prev_slot, tptr, unit_w, syn_off, syn_w, flat, 2 * v.shape[0])
-    if update:
+    _deliver_range_steps(t, m_prev, m, out_id, out_step, n_slots, tptr, unit_w, syn_off, syn_w, flat, 2 * n_total)
+    for i in range(n_win):
+        st = step + i
+        slot = st % n_slots
         be = buf[slot, 0]
         bi = buf[slot, 1]
-        n_spk[t] = _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
-                                 be, bi, scratch)
+        n_spk[t, i] = _update_range(lo, hi, st, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
+                                    be, bi, scratch[i * n_total:(i + 1) * n_total])
         for j in range(lo, hi):
             be[j] = 0.0
             bi[j] = 0.0
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _parallel_step(n_thr, step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind, coef,
-                   v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk):
+def _parallel_step(n_thr, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind, coef,
+                   v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk):
     """:func:`_thread_step` for every range, on the thread pool: the only parallel function,
     kept to this one loop so that numba's parallel passes (the slow part of compiling it) see
     nothing else."""
     for t in prange(n_thr):
-        _thread_step(np.int64(t), step, slot, prev_slot, m_prev, m, update, bounds, pop_start, pop_stop, pop_kind,
-                     coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
+        _thread_step(np.int64(t), step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind,
+                     coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk)
 
 
 @njit(cache=True, nogil=True)
@@ -220,53 +263,58 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                    spike_count, out_step, out_id, n_out,
                    rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk):
     """Steps [step0, step1) as in ``_clock.clock_run``: one parallel loop over the ranges per
-    step (:func:`_parallel_step`), then the spikes joined on this thread (module docstring)."""
+    window of up to ``n_spk.shape[1]`` steps (:func:`_parallel_step`), then the window's spikes
+    joined on this thread, step by step (module docstring). Windows longer than one step need
+    every delay to be at least that long and no state recording (the caller sees to both)."""
     n_thr = bounds.shape[0] - 1
-    n_slots = buf.shape[0]
+    window = n_spk.shape[1]
     cap = out_step.shape[0]
     n_total = v.shape[0]
     n_rec = rec_ids.shape[0]
     m = n_out[0]
-    m_prev = m          # out_id[m_prev:m]: the previous step's spikes, not yet delivered
-    prev_slot = np.int64(0)   # typed ints throughout: no Literal[int] or uint64 copies of the callees
+    m_prev = m          # out_id[m_prev:m]: the previous window's spikes, not yet delivered
     step = step0
-    last = False
     while True:
-        # the last pass only delivers the last step's spikes, so that nothing is pending on return
-        if step >= step1 or m + n_total + src_ptr[step + 1] - src_ptr[step] > cap:
-            if m == m_prev:
+        # the steps of this window that fit the run and the spike output; none: the last pass,
+        # which only delivers the pending spikes, so that nothing is pending on return
+        n_win = 0
+        need = m
+        while n_win < window and step + n_win < step1:
+            need += n_total + src_ptr[step + n_win + 1] - src_ptr[step + n_win]
+            if need > cap:
                 break
-            last = True
-        slot = step % n_slots
-        _parallel_step(n_thr, step, slot, prev_slot, m_prev, m, not last, bounds, pop_start, pop_stop, pop_kind,
-                       coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, scratch, n_spk)
-        if last:
-            m_prev = m
+            n_win += 1
+        if n_win == 0 and m == m_prev:
             break
+        _parallel_step(n_thr, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind,
+                       coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk)
         m_prev = m
-        for t in range(n_thr):
-            lo = bounds[t]
-            for s in range(n_spk[t]):
-                j = scratch[lo + s]
+        if n_win == 0:
+            break
+        for i in range(n_win):
+            st = step + i
+            for t in range(n_thr):
+                first = i * n_total + bounds[t]
+                for s in range(n_spk[t, i]):
+                    j = scratch[first + s]
+                    spike_count[j] += 1
+                    out_step[m] = st
+                    out_id[m] = j
+                    m += 1
+            for k in range(src_ptr[st], src_ptr[st + 1]):
+                j = src_ids[k]
                 spike_count[j] += 1
-                out_step[m] = step
+                out_step[m] = st
                 out_id[m] = j
                 m += 1
-        for k in range(src_ptr[step], src_ptr[step + 1]):
-            j = src_ids[k]
-            spike_count[j] += 1
-            out_step[m] = step
-            out_id[m] = j
-            m += 1
-        prev_slot = slot
-        if n_rec > 0:
-            r = step - rec_step0
-            for q in range(n_rec):
-                j = rec_ids[q]
-                rec_v[r, q] = v[j]
-                rec_ie[r, q] = ie[j]
-                rec_ii[r, q] = ii[j]
-        step += 1
+            if n_rec > 0:
+                r = st - rec_step0
+                for q in range(n_rec):
+                    j = rec_ids[q]
+                    rec_v[r, q] = v[j]
+                    rec_ie[r, q] = ie[j]
+                    rec_ii[r, q] = ii[j]
+        step += n_win
     n_out[0] = m
     return step
 
@@ -321,7 +369,7 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
                       v, ie, ii, ref_end, buf,
                       unit_w, src_ptr, src_ids,
                       spike_count, out_step, out_id, n_out,
-                      rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch) -> int:
+                      rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, window: int = 1) -> int:
     """``clock_run`` on ``plan.threads`` threads (the arguments as there; the synapses come from
     ``plan``). The same spikes, spike counts, state and recorded state, bit for bit, as
     ``clock_run`` for any thread count; returns the first step not simulated likewise. Nothing is
@@ -329,7 +377,12 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
     one-slot ``touched`` list: a call of this kernel clears slots densely)."""
     if scratch.shape[0] < v.shape[0]:
         raise ValueError(f"scratch holds {scratch.shape[0]} entries: expected at least {v.shape[0]} (one per unit)")
-    n_spk = np.zeros(plan.threads, dtype=np.int64)
+    window = int(window)
+    if window < 1 or (window > 1 and rec_ids.shape[0] > 0):
+        raise ValueError(f"window={window}: expected 1, or more than 1 only without state recording")
+    if window > 1:   # one list of spikes per unit and step of the window
+        scratch = np.empty(window * v.shape[0], dtype=np.int64)
+    n_spk = np.zeros((plan.threads, window), dtype=np.int64)
     _passive_wait()
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))
@@ -370,6 +423,17 @@ def neuron_weight(engine) -> np.ndarray:
         if kind >= 0:
             weight[start:stop] = 1.0
     return weight
+
+
+# Longest window (steps per parallel region) when delays allow more: bounds the spike lists kept
+# per window (window x units entries) at a million units.
+MAX_WINDOW = 16
+
+
+def window_for(engine, recording: bool) -> int:
+    """Steps per parallel region of a threaded static clock run of ``engine``: its shortest delay
+    (at most MAX_WINDOW), or 1 when state is recorded (module docstring)."""
+    return 1 if recording else max(1, min(int(engine.min_delay), MAX_WINDOW))
 
 
 # Below this many neurons per thread a step's work is too small to pay for waking the threads

@@ -286,7 +286,8 @@ class EventEngine:
                 reached = kernels.clock_run_threads(plan, step, stop, self.pop_start, self.pop_stop, self.pop_kind,
                                                     self.coef, v, ie, ii, ref_end, buf, self.unit_w, src_ptr, src_i,
                                                     spike_count, out_step, out_id, n_out,
-                                                    rec_gids, rec_v, rec_ie, rec_ii, 0, scratch)
+                                                    rec_gids, rec_v, rec_ie, rec_ii, 0, scratch,
+                                                    window=kernels.window_for(self, rec_gids.size > 0))
             else:
                 reached = clock(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
                             v, ie, ii, ref_end, buf,

@@ -25,10 +25,10 @@ from ._clock import (clock_kernel, clock_run, deliver, deliver_tracked, deliver_
                      update_neurons)
 from ._exact import MAX_EXACT_MS, QUANTA_PER_MS, TIME_QUANTUM, exact_run, snap_time, snap_times  # noqa: F401
 from ._threads import (ThreadPlan, available_cores, check_threads, clock_run_threads, plan_for,  # noqa: F401
-                       plan_threads, thread_plan)
+                       plan_threads, thread_plan, window_for)
 from ._timing import compile_timer  # noqa: F401
 
 __all__ = ["clock_kernel", "clock_run", "clock_run_threads", "deliver", "deliver_tracked", "deliver_unit", "exact_run",
            "new_refractory", "snap_time", "snap_times", "thread_plan", "ThreadPlan", "update_neurons",
-           "available_cores", "check_threads", "compile_timer", "plan_for", "plan_threads",
+           "available_cores", "check_threads", "compile_timer", "plan_for", "plan_threads", "window_for",
            "MAX_EXACT_MS", "QUANTA_PER_MS", "TIME_QUANTUM"]
