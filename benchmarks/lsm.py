@@ -4,7 +4,7 @@ recurrence (torch, and numpy), on the whole shared N-MNIST set, in one run.
     python benchmarks/lsm.py [--threads 1] [--limit N] [--json out.json]
 
 The reservoir is the experiment's (200 units, 50 bins, 2x2-pooled N-MNIST counts, sparse
-recurrence, input gain 4 as chosen on validation; ``spiking.models.lsm``). The event engine runs
+recurrence, input gain 32 as chosen on validation, ``--gain``; ``spiking.models.lsm``). The event engine runs
 one recording after another (``event_spikes``: the network description and engine are built
 once, only the input spikes change); the dense versions run batches of recordings. Every version's spikes are compared with
 the event engine's (they must agree exactly) and the times and ratios are printed; the faster
@@ -24,6 +24,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="recordings per split (default: all)")
     ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--gain", type=float, default=32.0, help="input gain (N-MNIST's choice on validation: 32)")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
@@ -36,7 +37,7 @@ def main(argv=None):
     data, _, _ = nmnist_data(2, 50, limit=args.limit, progress=False)
     x = np.concatenate([data[s] for s in ("train", "val", "test")], axis=1)
     n = x.shape[1]
-    res = Reservoir.seeded(ReservoirParams(n_inputs=x.shape[2], input_gain=4.0, dt=6.0), 0)
+    res = Reservoir.seeded(ReservoirParams(n_inputs=x.shape[2], input_gain=args.gain, dt=6.0), 0)
     # warm up (numba compilation, torch first call) on a few recordings
     net, eng = event_runner(res)
     event_spikes(res, x[:, 0], net, eng)
@@ -57,7 +58,7 @@ def main(argv=None):
     th32 = dense_spikes_torch(res, x, dtype=torch.float32)
     t_torch32 = time.perf_counter() - t
     result = {
-        "recordings": int(n), "spikes": int(ev.sum()), "threads": args.threads,
+        "recordings": int(n), "spikes": int(ev.sum()), "threads": args.threads, "input_gain": args.gain,
         "event_s": t_event, "torch_dense_s": t_torch, "numpy_dense_s": t_numpy, "torch_dense_float32_s": t_torch32,
         "event_over_torch": t_event / t_torch, "event_over_numpy": t_event / t_numpy,
         "torch_equal_event": bool(np.array_equal(th, ev)), "numpy_equal_event": bool(np.array_equal(nu, ev)),

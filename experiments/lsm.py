@@ -14,8 +14,11 @@ audio-image retrieval.
   data) and cached as HDF5 in the cache folder (a cache made with other parameters is rebuilt
   with a warning);
 * readouts: ridge regression (penalty chosen on validation) and logistic regression trained with
-  Adam (``spiking.nn.readout``); the baseline is the same readout on the raw input counts in the
-  same windows (no reservoir);
+  Adam (``spiking.nn.readout``); for each readout the input gain and windows are chosen on that
+  readout's validation accuracy (grids ``GAINS``, ``WINDOWS_GRID``); the baseline is the same
+  readout on the raw input counts, its windows chosen the same way (no reservoir);
+* Test is only reported: per kind and readout, mean +- sd over seeds, and paired comparisons on
+  the same Test items (exact McNemar per seed, paired bootstrap pooled over seeds);
 * N-MNIST: the shared recordings' Train split outside the validation ids (1,138) for training,
   the validation ids (200) for every choice, Test (100) reported; FSDD (converted to SHD's
   schema): the official split and the speaker-held-out split, validation = 10 % of the training
@@ -51,7 +54,8 @@ FSDD_WINDOW_MS = 600.0
 # preset's default read noise, hardware/crossbar/devices.py), not a fit; RRAMRandomReservoir
 # itself defaults to no read noise.
 RRAM_READ_NOISE = 0.01
-DIRECTIONS = ("audio_to_image", "image_to_audio", "audio_to_image_prototype", "image_to_audio_prototype")
+DIRECTIONS = ("audio_to_image", "image_to_audio", "audio_to_image_prototype", "image_to_audio_prototype",
+              "audio_to_image_profile", "image_to_audio_profile")
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -180,22 +184,122 @@ def default_cache_dir(cache_dir=None) -> Path:
 
 
 # -- readouts -----------------------------------------------------------------------------------
-RIDGE_ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
-LOGISTIC_DECAYS = (1e-4, 1e-3, 1e-2)
+# Grids searched on validation. Each extends one decade beyond every value chosen in our runs
+# (docs/lsm.md), so that no choice sits at an edge of its grid.
+RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0)
+LOGISTIC_DECAYS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+GAINS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+WINDOWS_GRID = (1, 5, 10, 25)
 
 
-def evaluate_readouts(f: dict, y: dict, seed: int, logistic: bool = True) -> dict:
+def evaluate_readouts(f: dict, y: dict, seed: int, logistic: bool = True, readouts=None) -> dict:
     """Ridge (penalty on validation) and logistic/Adam (weight decay on validation) on features
-    f[split]; returns val and test accuracy of each and the Test predictions of each."""
-    alpha, scores = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
-    ridge = RidgeReadout.fit(f["train"], y["train"], alpha)
-    out = {"ridge": {"alpha": alpha, "val_accuracy": scores[alpha], "test_accuracy": ridge.accuracy(f["test"], y["test"]),
-                     "test_pred": ridge.predict(f["test"]).tolist()}}
-    if logistic:
+    f[split] (``readouts``: a subset of ("ridge", "logistic"), default both, or ridge alone
+    without ``logistic``); returns val and test accuracy of each and the Test predictions of each."""
+    readouts = readouts or (("ridge", "logistic") if logistic else ("ridge",))
+    out = {}
+    if "ridge" in readouts:
+        alpha, scores = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
+        ridge = RidgeReadout.fit(f["train"], y["train"], alpha)
+        out["ridge"] = {"alpha": alpha, "val_accuracy": scores[alpha], "test_accuracy": ridge.accuracy(f["test"], y["test"]),
+                        "test_pred": ridge.predict(f["test"]).tolist()}
+    if "logistic" in readouts:
         from spiking.nn.readout import select_logistic
         wd, sc, lo = select_logistic(f["train"], y["train"], f["val"], y["val"], LOGISTIC_DECAYS, seed=seed)
         out["logistic"] = {"weight_decay": wd, "val_accuracy": sc[wd], "test_accuracy": lo.accuracy(f["test"], y["test"]),
                            "test_pred": lo.predict(f["test"]).tolist()}
+    return out
+
+
+def _val_only(f: dict, y: dict, readout: str, seed: int) -> tuple[float, float]:
+    """(best validation accuracy, its hyper-parameter) of one readout on features f; Test unused."""
+    if readout == "ridge":
+        alpha, sc = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
+        return sc[alpha], alpha
+    from spiking.nn.readout import select_logistic
+    wd, sc, _ = select_logistic(f["train"], y["train"], f["val"], y["val"], LOGISTIC_DECAYS, seed=seed)
+    return sc[wd], wd
+
+
+# -- paired comparisons on the same Test items --------------------------------------------------
+def mcnemar_exact(correct_a, correct_b) -> dict:
+    """Exact two-sided McNemar test of two classifiers on the same items (McNemar, Psychometrika
+    1947; the exact binomial form recommended by Dietterich, Neural Comput. 1998): of the ``n01``
+    items only ``a`` gets right and the ``n10`` only ``b`` gets right, under "equal accuracy" each
+    discordant item is a fair coin; p = min(1, 2 P[Binomial(n01 + n10, 1/2) <= min(n01, n10)])."""
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"correct_a {a.shape} and correct_b {b.shape}: expected two [n] arrays")
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    n = only_a + only_b
+    k = min(only_a, only_b)
+    p = 1.0 if n == 0 else min(1.0, 2.0 * sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n)
+    return {"only_a": only_a, "only_b": only_b, "difference": float(a.mean() - b.mean()), "p_value": p}
+
+
+def paired_bootstrap(correct_a, correct_b, rng: np.random.Generator, n_boot: int = 10000, level: float = 0.95) -> dict:
+    """Paired bootstrap over items of the difference of mean accuracy (Efron & Tibshirani 1993,
+    ch. 13, percentile interval): ``correct_a``, ``correct_b`` [seeds, n] (or [n]) correctness on
+    the same ``n`` items; each resample draws ``n`` items with replacement, the same items for
+    every seed and both classifiers, and takes the mean over seeds of a's accuracy minus b's. It
+    measures the uncertainty from the finite set of Test items, not that from drawing reservoirs
+    (the seed-to-seed spread). Returns the difference, the ``level`` interval, the fraction of
+    resamples with a difference <= 0 (one-sided bootstrap p of "a beats b") and >= 0."""
+    a = np.atleast_2d(np.asarray(correct_a, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(correct_b, dtype=np.float64))
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"correct_a {a.shape} and correct_b {b.shape}: expected two [seeds, n] arrays")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng: expected a numpy.random.Generator")
+    _positive_int_arg("n_boot", n_boot)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r}: expected a value in (0, 1)")
+    d = (a - b).mean(axis=0)                          # per item, mean over seeds
+    n = d.size
+    boots = np.empty(n_boot)
+    for i in range(0, n_boot, 1000):                   # chunks: bounded memory
+        m = min(1000, n_boot - i)
+        boots[i:i + m] = d[rng.integers(0, n, (m, n))].mean(axis=1)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return {"difference": float(d.mean()), "ci": [float(lo), float(hi)], "level": level, "n_items": int(n),
+            "n_seeds": int(a.shape[0]), "n_boot": int(n_boot), "p_le_0": float(np.mean(boots <= 0)),
+            "p_ge_0": float(np.mean(boots >= 0))}
+
+
+def _positive_int_arg(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r}: expected a positive integer")
+
+
+def paired_comparisons(runs: dict, table: dict, y_test, seed: int = 0, n_boot: int = 10000) -> dict:
+    """Reservoir against raw counts and RRAM against software on the same Test items: for the
+    readout chosen on validation for each side and for each readout on both sides, per seed the
+    exact McNemar test (:func:`mcnemar_exact`), pooled over seeds the paired bootstrap
+    (:func:`paired_bootstrap`, generator seeded with ``seed``)."""
+    y_test = np.asarray(y_test)
+    readouts = [ro for ro in ("ridge", "logistic") if all(ro in r for rs in runs.values() for r in rs)]
+    out = {}
+    for name, (ka, kb) in {"ideal_vs_raw": ("ideal", "raw"), "rram_vs_raw": ("rram", "raw"),
+                           "rram_vs_ideal": ("rram", "ideal")}.items():
+        if ka not in runs or kb not in runs:
+            continue
+        pairs = [(f"chosen ({table[ka]['chosen_readout']} vs {table[kb]['chosen_readout']})",
+                  table[ka]["chosen_readout"], table[kb]["chosen_readout"])]
+        pairs += [(ro, ro, ro) for ro in readouts]
+        rows = {}
+        for label, ra, rb in pairs:
+            by_seed_b = {r["seed"]: r for r in runs[kb]}
+            ca, cb, per_seed = [], [], []
+            for r in runs[ka]:
+                a = np.asarray(r[ra]["test_pred"]) == y_test
+                b = np.asarray(by_seed_b[r["seed"]][rb]["test_pred"]) == y_test
+                ca.append(a)
+                cb.append(b)
+                per_seed.append(dict(mcnemar_exact(a, b), seed=r["seed"]))
+            boot = paired_bootstrap(np.stack(ca), np.stack(cb), np.random.default_rng([seed, 11]), n_boot)
+            rows[label] = {"a": f"{ka} {ra}", "b": f"{kb} {rb}", "per_seed_mcnemar": per_seed, "pooled_bootstrap": boot}
+        out[name] = rows
     return out
 
 
@@ -214,56 +318,76 @@ def _subset(y, n, rng):
 
 
 def classification(data: dict, y: dict, data_identity: dict, tag: str, base: ReservoirParams, *, device="ideal",
-                   seeds=(0, 1, 2, 3, 4), gains=(1.0, 2.0, 4.0), windows_grid=(1, 5), cache_dir=None,
+                   seeds=(0, 1, 2, 3, 4), gains=GAINS, windows_grid=WINDOWS_GRID, cache_dir=None,
                    logistic=True, learning_curve=(100, 300, 1000), sensitivity=True, progress=True) -> dict:
-    """The classification protocol: input gain and feature windows chosen on validation (software
-    reservoir, seed 0, ridge); then every seed, software and rram reservoir and the raw-count
-    baseline, ridge and logistic readouts; learning curve; recurrence sensitivity."""
+    """The classification protocol. For each readout (ridge; logistic unless ``logistic=False``)
+    the input gain and feature windows are chosen on that readout's validation accuracy (software
+    reservoir, seed 0; ties: fewer windows, then the smaller gain), and the raw-count baseline's
+    windows likewise (the same grid, the same readouts, the same rule); then for every seed the
+    software and rram reservoirs and the raw counts with each readout in its own choice; the
+    readout of each kind chosen by mean validation accuracy; Test only reported, with paired
+    comparisons on the Test items (:func:`paired_comparisons`); learning curve and recurrence
+    sensitivity with the ridge readout in its choice."""
     cache_dir = default_cache_dir(cache_dir)
     t0 = time.time()
+    readouts = ("ridge", "logistic") if logistic else ("ridge",)
     search = []
     for gain in gains:
         p = replace(base, input_gain=float(gain))
         spikes = reservoir_spikes_cached(make_reservoir(p, "ideal", 0), data, data_identity, cache_dir, tag, 0, progress)
         for w in windows_grid:
             f = _features(spikes, w)
-            alpha, sc = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
-            search.append({"input_gain": float(gain), "windows": int(w), "alpha": alpha, "val_accuracy": sc[alpha],
-                           "spikes_per_unit_per_bin": float(spikes["train"].mean())})
-    best = max(search, key=lambda r: (r["val_accuracy"], -r["windows"], -r["input_gain"]))
-    params = replace(base, input_gain=best["input_gain"], windows=best["windows"])
+            row = {"input_gain": float(gain), "windows": int(w), "spikes_per_unit_per_bin": float(spikes["train"].mean())}
+            for ro in readouts:
+                row[f"{ro}_val_accuracy"], row[f"{ro}_hyper"] = _val_only(f, y, ro, 0)
+            search.append(row)
+    chosen = {ro: max(search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"], -r["input_gain"]))
+              for ro in readouts}
+    params_by = {ro: replace(base, input_gain=c["input_gain"], windows=c["windows"]) for ro, c in chosen.items()}
+    params = params_by["ridge"]
     raw_search = []
     for w in windows_grid:
         f = _features(data, w)
-        alpha, sc = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
-        raw_search.append({"windows": int(w), "alpha": alpha, "val_accuracy": sc[alpha]})
-    raw_w = max(raw_search, key=lambda r: (r["val_accuracy"], -r["windows"]))["windows"]
-    f_raw = _features(data, raw_w)
+        row = {"windows": int(w)}
+        for ro in readouts:
+            row[f"{ro}_val_accuracy"], row[f"{ro}_hyper"] = _val_only(f, y, ro, 0)
+        raw_search.append(row)
+    raw_w_by = {ro: max(raw_search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"]))["windows"]
+                for ro in readouts}
+    f_raw_by = {ro: _features(data, w) for ro, w in raw_w_by.items()}
+    t_search = time.time() - t0
 
     runs = {"ideal": [], "rram": [], "raw": []}
     feats0 = {}
     for dev in ("ideal", "rram"):
         for seed in seeds:
-            spikes = reservoir_spikes_cached(make_reservoir(params, dev, seed), data, data_identity, cache_dir, tag,
-                                             seed, progress)
-            f = _features(spikes, params.windows)
-            if seed == seeds[0]:
-                feats0[dev] = f
-            r = evaluate_readouts(f, y, seed, logistic)
-            r["seed"] = seed
-            r["spikes_per_unit_per_bin"] = float(spikes["train"].mean())
+            r = {"seed": seed}
+            for ro in readouts:
+                pr = params_by[ro]
+                spikes = reservoir_spikes_cached(make_reservoir(pr, dev, seed), data, data_identity, cache_dir, tag,
+                                                 seed, progress)
+                f = _features(spikes, pr.windows)
+                if seed == seeds[0]:
+                    feats0.setdefault(dev, {})[ro] = f
+                r.update(evaluate_readouts(f, y, seed, readouts=(ro,)))
+                r[ro]["input_gain"], r[ro]["windows"] = pr.input_gain, pr.windows
+                r[ro]["spikes_per_unit_per_bin"] = float(spikes["train"].mean())
             runs[dev].append(r)
     for seed in seeds:
-        r = evaluate_readouts(f_raw, y, seed, logistic)
-        r["seed"] = seed
+        r = {"seed": seed}
+        for ro in readouts:
+            r.update(evaluate_readouts(f_raw_by[ro], y, seed, readouts=(ro,)))
+            r[ro]["windows"] = raw_w_by[ro]
         runs["raw"].append(r)
-    readouts = ("ridge", "logistic") if logistic else ("ridge",)
     table = {}
     for kind, rs in runs.items():
         table[kind] = {ro: {"val_accuracy": _mean_std([r[ro]["val_accuracy"] for r in rs]),
                             "test_accuracy": _mean_std([r[ro]["test_accuracy"] for r in rs])} for ro in readouts}
         # the readout of this reservoir chosen on validation (mean over seeds)
         table[kind]["chosen_readout"] = max(readouts, key=lambda ro: table[kind][ro]["val_accuracy"]["mean"])
+    f_raw = f_raw_by["ridge"]
+    raw_w = raw_w_by["ridge"]
+    t_runs = time.time() - t0 - t_search
 
     curve = {}
     if learning_curve:
@@ -304,9 +428,12 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
             sens.append({"recurrence": rec, "spectral_radius": rho, "p_rec": p.p_rec,
                          "val_accuracy": _mean_std(vals), "test_accuracy": _mean_std(tests),
                          "spikes_per_unit_per_bin": float(np.mean(rates))})
-    return {"search": search, "chosen": best, "raw_search": raw_search, "raw_windows": raw_w,
-            "params": asdict(params), "runs": runs, "table": table, "learning_curve": curve,
-            "sensitivity": sens, "seconds": time.time() - t0, "_features": feats0, "_f_raw": f_raw}
+    paired = paired_comparisons(runs, table, y["test"])
+    return {"search": search, "chosen": chosen, "raw_search": raw_search, "raw_windows": raw_w_by,
+            "params": asdict(params), "params_by_readout": {ro: asdict(v) for ro, v in params_by.items()},
+            "runs": runs, "table": table, "paired": paired, "learning_curve": curve, "sensitivity": sens,
+            "seconds": {"search": t_search, "runs": t_runs, "total": time.time() - t0},
+            "_features": feats0, "_f_raw": f_raw}
 
 
 def headline(result: dict, device: str) -> dict:
@@ -373,10 +500,26 @@ def energy_comparison(reservoir: Reservoir, counts: np.ndarray) -> dict:
     return out
 
 
+def seen_class_profile(z, z_train, y_train, seen):
+    """Profiles [n, len(seen)]: cosine similarity of each row of ``z`` to the mean training feature
+    of each seen class (same modality, standardised features), centred and scaled to unit length
+    per row, so that the dot product of two profiles is their Pearson correlation. Profiles of two
+    modalities are comparable (one entry per seen class) without any training: the
+    "semantic output code" idea of Palatucci et al. (NeurIPS 2009) with the seen classes as the
+    code. It asks whether an unseen class resembles the seen ones alike in both modalities."""
+    import torch
+    import torch.nn.functional as F
+    y_train = np.asarray(y_train)
+    protos = torch.stack([z_train[torch.as_tensor(y_train == c)].mean(0) for c in seen])
+    sim = F.normalize(z, dim=1) @ F.normalize(protos, dim=1).T
+    return F.normalize(sim - sim.mean(1, keepdim=True), dim=1)
+
+
 def zero_shot(image: dict, y_image: dict, audio: dict, y_audio: dict, *, seen=(1, 2, 3, 4, 5, 6, 7), unseen=(8, 9),
-              seeds=(0, 1, 2, 3, 4), dim=64, temperatures=(0.05, 0.1, 0.2), steps=1500) -> dict:
+              seeds=(0, 1, 2, 3, 4), dim=64, temperatures=(0.05, 0.1, 0.2), hiddens=(0, 256), steps=1500) -> dict:
     """Zero-shot retrieval: projections trained on digit-matched (audio, image) pairs of the seen
-    classes (training splits), temperature chosen on the seen classes' validation items; reported:
+    classes (training splits), temperature and projection (``hiddens``: 0 linear, > 0 an MLP with
+    that many hidden ReLU units) chosen on the seen classes' validation items; reported:
     top-1 retrieval (nearest item by dot product has the query's class; and, ``*_prototype``, the
     nearest class-mean embedding of the gallery is the query's class) on the seen classes' Test
     items and on every item of the unseen classes outside the training splits, both directions,
@@ -401,24 +544,37 @@ def zero_shot(image: dict, y_image: dict, audio: dict, y_audio: dict, *, seen=(1
     evals = {"val_seen": (["val"], seen), "test_seen": (["test"], seen), "unseen": (["val", "test"], unseen)}
     sets = {k: (pick(audio, y_audio, sa, s, c), pick(image, y_image, si, s, c)) for k, (s, c) in evals.items()}
 
+    # training-free reference: every item as its profile of similarities to the seen classes'
+    # training prototypes in its own modality, retrieved across modalities by profile correlation
+    profiles = {k: (seen_class_profile(qa, za, ya, seen), seen_class_profile(qi, zi, yi, seen))
+                for k, ((qa, _), (qi, _)) in sets.items()}
+
     def score(model, key):
         (qa, la), (qi, li) = sets[key]
+        pa, pi = profiles[key]
         with torch.no_grad():
             ea, ei = model.embed_audio(qa), model.embed_image(qi)
         return {"audio_to_image": retrieval_top1(ea, la, ei, li), "image_to_audio": retrieval_top1(ei, li, ea, la),
                 "audio_to_image_prototype": prototype_top1(ea, la, ei, li),
-                "image_to_audio_prototype": prototype_top1(ei, li, ea, la)}
+                "image_to_audio_prototype": prototype_top1(ei, li, ea, la),
+                "audio_to_image_profile": retrieval_top1(pa, la, pi, li),
+                "image_to_audio_profile": retrieval_top1(pi, li, pa, la)}
 
     rows = []
     for seed in seeds:
         cands = []
-        for temp in temperatures:
-            m = train_projections(za.numpy(), ya, zi.numpy(), yi, dim=dim, temperature=temp, steps=steps, seed=seed)
-            v = score(m, "val_seen")
-            cands.append((0.5 * (v["audio_to_image"] + v["image_to_audio"]), temp, m, v))
-        _, temp, model, v = max(cands, key=lambda c: (c[0], -c[1]))
-        rows.append({"seed": seed, "temperature": temp, "val_seen": v, "test_seen": score(model, "test_seen"),
-                     "unseen": score(model, "unseen")})
+        for hidden in hiddens:
+            for temp in temperatures:
+                m = train_projections(za.numpy(), ya, zi.numpy(), yi, dim=dim, temperature=temp, steps=steps, seed=seed,
+                                      hidden=int(hidden))
+                v = score(m, "val_seen")
+                cands.append((0.5 * (v["audio_to_image"] + v["image_to_audio"]), -int(hidden), -temp, m, v))
+        # best seen-class validation retrieval; ties: the linear map, then the lower temperature
+        _, neg_hidden, neg_temp, model, v = max(cands, key=lambda c: c[:3])
+        rows.append({"seed": seed, "temperature": -neg_temp, "hidden": -neg_hidden, "val_seen": v,
+                     "test_seen": score(model, "test_seen"), "unseen": score(model, "unseen"),
+                     "candidates": [{"hidden": -c[1], "temperature": -c[2], "val_seen": c[0],
+                                     "unseen": score(c[3], "unseen")} for c in cands]})
     summary = {}
     for key in ("val_seen", "test_seen", "unseen"):
         summary[key] = {d: _mean_std([r[key][d] for r in rows]) for d in DIRECTIONS}
@@ -505,12 +661,13 @@ def _plots(result, y, out: Path, device: str, name: str):
     ro = result["table"][device]["chosen_readout"]
     plot_confusion(y["test"], runs[0][ro]["test_pred"], out / "confusion.png",
                    f"{name} Test, {device} reservoir seed {runs[0]['seed']}, {ro}")
-    plot_features(result["_features"][device]["val"], y["val"], out / "features.png",
+    plot_features(result["_features"][device][ro]["val"], y["val"], out / "features.png",
                   f"{name} reservoir features ({device}), validation")
 
 
 def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=200, time_bins=50, pool=2,
-        gains=(1.0, 2.0, 4.0), windows_grid=(1, 5), input_gain=4.0, audio_gain=2.0, windows=5, logistic=True,
+        gains=GAINS, windows_grid=WINDOWS_GRID, input_gain=32.0, audio_gain=64.0, windows=5, audio_windows=None,
+        logistic=True,
         energy=True, zero_shot_steps=1500,
         data_root=None, cache_dir=None, fsdd_root=None, limit=None, threads=1, progress=True,
         learning_curve=(100, 300, 1000), sensitivity=True) -> dict:
@@ -540,7 +697,7 @@ def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=20
         metrics["nmnist"] = _strip(res)
         _plots(res, y, out, device, "N-MNIST")
         if energy:
-            params = ReservoirParams(**res["params"])
+            params = ReservoirParams(**res["params_by_readout"][res["table"][device]["chosen_readout"]])
             metrics["energy_per_inference_j"] = _energy_or_gap(make_reservoir(params, device, seeds[0]),
                                                                data["test"][:, 0])
     elif task == "fsdd":
@@ -564,14 +721,14 @@ def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=20
         pi = ReservoirParams(n_inputs=img["train"].shape[2], n_units=n_units, time_bins=time_bins,
                              dt=NMNIST_RECORDING_US / 1000.0 / time_bins, input_gain=input_gain, windows=windows)
         pa = ReservoirParams(n_inputs=aud["train"].shape[2], n_units=n_units, time_bins=time_bins,
-                             dt=FSDD_WINDOW_MS / time_bins, input_gain=audio_gain, windows=windows)
+                             dt=FSDD_WINDOW_MS / time_bins, input_gain=audio_gain, windows=audio_windows or windows)
         for dev in ("ideal", "rram"):
             rows = []
             for seed in seeds:     # reservoir seed = projection seed: a new pair of reservoirs per seed
                 fi = _features(reservoir_spikes_cached(make_reservoir(pi, dev, seed), img, iid, cache_dir,
                                                        f"nmnist-p{pool}", seed, progress), windows)
                 fa = _features(reservoir_spikes_cached(make_reservoir(pa, dev, seed), aud, aid, cache_dir,
-                                                       "fsdd-official", seed, progress), windows)
+                                                       "fsdd-official", seed, progress), pa.windows)
                 rows.append(zero_shot(fi, yi, fa, ya, seeds=(seed,), steps=zero_shot_steps))
             merged = rows[0]
             merged["per_seed"] = [r["per_seed"][0] for r in rows]
@@ -616,16 +773,18 @@ def add_arguments(parser):
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--time-bins", type=int, default=50)
     parser.add_argument("--pool", type=int, default=2, help="N-MNIST: sum pool x pool pixels per input channel")
-    parser.add_argument("--gains", type=float, nargs="+", default=[1.0, 2.0, 4.0],
+    parser.add_argument("--gains", type=float, nargs="+", default=list(GAINS),
                         help="input gains searched on validation (classification)")
-    parser.add_argument("--windows-grid", type=int, nargs="+", default=[1, 5],
+    parser.add_argument("--windows-grid", type=int, nargs="+", default=list(WINDOWS_GRID),
                         help="feature windows searched on validation (classification)")
-    parser.add_argument("--input-gain", type=float, default=4.0,
+    parser.add_argument("--input-gain", type=float, default=32.0,
                         help="zero-shot: input gain of the image reservoir (N-MNIST's choice on validation)")
-    parser.add_argument("--audio-gain", type=float, default=2.0,
-                        help="zero-shot: input gain of the audio reservoir (FSDD's choice on validation)")
+    parser.add_argument("--audio-gain", type=float, default=64.0,
+                        help="zero-shot: input gain of the audio reservoir (FSDD official split's choice on validation)")
     parser.add_argument("--zero-shot-steps", type=int, default=1500, help="zero-shot: Adam steps per projection pair")
-    parser.add_argument("--windows", type=int, default=5, help="zero-shot: feature windows")
+    parser.add_argument("--windows", type=int, default=5, help="zero-shot: feature windows of the image reservoir")
+    parser.add_argument("--audio-windows", type=int, default=None,
+                        help="zero-shot: feature windows of the audio reservoir (default: --windows)")
     parser.add_argument("--no-logistic", action="store_true", help="ridge readout only")
     parser.add_argument("--no-energy", action="store_true")
     parser.add_argument("--data-root", type=Path, default=None, help="N-MNIST folder (default: data_root()/nmnist)")
@@ -641,7 +800,7 @@ def main(args) -> int:
     out = args.out or Path("out") / f"lsm-{args.task}-{args.device}"
     m = run(out, task=args.task, device=args.device, seeds=tuple(args.seeds), n_units=args.units,
             time_bins=args.time_bins, pool=args.pool, gains=tuple(args.gains), windows_grid=tuple(args.windows_grid),
-            input_gain=args.input_gain, audio_gain=args.audio_gain, windows=args.windows,
+            input_gain=args.input_gain, audio_gain=args.audio_gain, windows=args.windows, audio_windows=args.audio_windows,
             zero_shot_steps=args.zero_shot_steps, logistic=not args.no_logistic,
             energy=not args.no_energy, data_root=args.data_root, cache_dir=args.cache_dir, fsdd_root=args.fsdd_root,
             limit=args.limit, threads=args.threads, progress=not args.no_progress)
@@ -649,9 +808,16 @@ def main(args) -> int:
     if args.task in ("nmnist", "fsdd"):
         tables = [("", m["nmnist"]["table"])] if args.task == "nmnist" else \
             [(f"{k}: ", v["table"]) for k, v in m["splits"].items()]
-        for prefix, table in tables:
-            for kind, t in table.items():
+        results = [("", m["nmnist"])] if args.task == "nmnist" else [(f"{k}: ", v) for k, v in m["splits"].items()]
+        for prefix, res in results:
+            for kind, t in res["table"].items():
                 ro = t["chosen_readout"]
                 print(f"  {prefix}{kind:5s} {ro:8s} test {t[ro]['test_accuracy']['mean']:.4f} "
                       f"+- {t[ro]['test_accuracy']['std']:.4f}  val {t[ro]['val_accuracy']['mean']:.4f}")
+            for name, rows in res.get("paired", {}).items():
+                label = next(iter(rows))
+                b = rows[label]["pooled_bootstrap"]
+                print(f"  {prefix}{name} {label}: Test difference {100 * b['difference']:+.1f} points, "
+                      f"{100 * b['level']:.0f} % CI [{100 * b['ci'][0]:+.1f}, {100 * b['ci'][1]:+.1f}] (paired bootstrap "
+                      f"over {b['n_items']} Test items)")
     return 0

@@ -75,19 +75,22 @@ def test_zero_shot_generalises_to_unseen_classes_of_a_shared_latent():
 
     fa, ya = modality(a_map, 10, 0.3)
     fi, yi = modality(i_map, 10, 0.3)
-    res = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), steps=150)
+    res = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), hiddens=(0,), steps=150)
     s = res["summary"]
     assert s["chance"]["unseen"] == 0.5
     assert s["test_seen"]["audio_to_image"]["mean"] > 0.8
     assert s["unseen"]["audio_to_image"]["mean"] > 0.8
     assert s["unseen"]["image_to_audio"]["mean"] > 0.8
+    # the training-free reference (profiles of similarity to the seen classes) finds the shared latent too
+    assert s["unseen"]["audio_to_image_profile"]["mean"] > 0.8
     # the unseen classes' items never enter training: shuffling their features destroys retrieval
     for f, y in ((fa, ya), (fi, yi)):
         for split in ("val", "test"):
             m = np.isin(y[split], (8, 9))
             f[split][m] = rng.normal(size=(m.sum(), f[split].shape[1]))
-    res2 = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), steps=150)
+    res2 = exp.zero_shot(fi, yi, fa, ya, seeds=(0,), temperatures=(0.1,), hiddens=(0,), steps=150)
     assert res2["summary"]["unseen"]["audio_to_image"]["mean"] < 0.75
+    assert res2["summary"]["unseen"]["audio_to_image_profile"]["mean"] < 0.75
     assert res2["summary"]["test_seen"]["audio_to_image"]["mean"] == s["test_seen"]["audio_to_image"]["mean"]
 
 
@@ -120,6 +123,13 @@ def test_short_nmnist_run_writes_metrics(tmp_path):
     assert 0.3 < m["test_accuracy"] <= 1.0 and math.isfinite(m["val_accuracy"])   # 10 classes: chance 0.1
     for name in ("confusion.png", "features.png"):
         assert (tmp_path / "out" / name).stat().st_size > 1000
+    # the paired comparison, from the Test predictions, agrees with the table's Test accuracies
+    t = m["nmnist"]["table"]
+    for name, (a, b) in {"rram_vs_ideal": ("rram", "ideal"), "ideal_vs_raw": ("ideal", "raw")}.items():
+        boot = m["nmnist"]["paired"][name]["ridge"]["pooled_bootstrap"]
+        assert boot["difference"] == pytest.approx(t[a]["ridge"]["test_accuracy"]["mean"]
+                                                   - t[b]["ridge"]["test_accuracy"]["mean"])
+        assert boot["ci"][0] <= boot["difference"] <= boot["ci"][1] and boot["n_items"] == 40
     # determinism: same seed, same reservoir, same features (from the cache) and accuracy
     m2 = exp.run(tmp_path / "out2", **kw)
     assert m2["nmnist"]["table"] == m["nmnist"]["table"]
@@ -152,3 +162,71 @@ def test_prototype_retrieval():
     q = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
     assert prototype_top1(q, [0, 1], g, [0, 0, 1, 1]) == 1.0
     assert prototype_top1(q, [1, 0], g, [0, 0, 1, 1]) == 0.0
+
+
+def test_mcnemar_exact_against_the_binomial_test():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for n, pa, pb in ((100, 0.9, 0.85), (60, 0.7, 0.7), (200, 0.95, 0.8)):
+        a, b = rng.random(n) < pa, rng.random(n) < pb
+        r = exp.mcnemar_exact(a, b)
+        only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+        assert (r["only_a"], r["only_b"]) == (only_a, only_b)
+        assert r["difference"] == pytest.approx(a.mean() - b.mean())
+        ref = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+        assert r["p_value"] == pytest.approx(ref, rel=1e-9)
+    # by hand: 6 discordant items all one way, p = 2 / 2^6
+    a = np.array([True] * 6 + [True] * 10)
+    b = np.array([False] * 6 + [True] * 10)
+    assert exp.mcnemar_exact(a, b)["p_value"] == pytest.approx(2 / 64)
+    assert exp.mcnemar_exact(a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match=r"correct_a \(16,\) and correct_b \(3,\)"):
+        exp.mcnemar_exact(a, b[:3])
+
+
+def test_paired_bootstrap_interval_matches_the_normal_approximation():
+    rng = np.random.default_rng(1)
+    n = 400
+    a = rng.random((3, n)) < 0.9
+    b = rng.random((3, n)) < 0.8
+    r = exp.paired_bootstrap(a, b, np.random.default_rng(5), n_boot=20000)
+    d = (a.astype(float) - b).mean(axis=0)
+    assert r["difference"] == pytest.approx(d.mean())
+    half = 1.959964 * d.std() / math.sqrt(n)     # the bootstrap's sd of a mean of n resampled items
+    assert (r["ci"][1] - r["ci"][0]) / 2 == pytest.approx(half, rel=0.05)
+    assert r["ci"][0] < d.mean() < r["ci"][1]
+    assert r["p_le_0"] < 0.001 and r["p_ge_0"] > 0.999
+    # the same generator seed gives the same interval; identical or disjoint correctness is exact
+    assert exp.paired_bootstrap(a, b, np.random.default_rng(5), n_boot=20000) == r
+    same = exp.paired_bootstrap(a, a, np.random.default_rng(0), n_boot=100)
+    assert same["ci"] == [0.0, 0.0] and same["p_le_0"] == 1.0
+    ones = np.ones((2, 50), dtype=bool)
+    assert exp.paired_bootstrap(ones, ~ones, np.random.default_rng(0), n_boot=100)["ci"] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="n_boot=0"):
+        exp.paired_bootstrap(a, b, np.random.default_rng(0), n_boot=0)
+    with pytest.raises(ValueError, match="rng"):
+        exp.paired_bootstrap(a, b, 0)
+
+
+def test_zero_shot_chooses_the_projection_on_seen_validation():
+    # an MLP projection is a candidate; the choice is the best seen-class validation retrieval
+    rng = np.random.default_rng(2)
+    latent = rng.normal(size=(10, 3))
+    maps = rng.normal(size=(3, 30)), rng.normal(size=(3, 20))
+    y = {s: np.tile(np.arange(10), 6) for s in ("train", "val", "test")}
+    fa, fi = ({s: np.tanh(latent[v] @ m) + 0.3 * rng.normal(size=(v.size, m.shape[1])) for s, v in y.items()}
+              for m in maps)
+    res = exp.zero_shot(fi, y, fa, y, seeds=(0,), temperatures=(0.1, 0.2), hiddens=(0, 16), steps=100)
+    row = res["per_seed"][0]
+    cands = row["candidates"]
+    assert sorted((c["hidden"], c["temperature"]) for c in cands) == [(0, 0.1), (0, 0.2), (16, 0.1), (16, 0.2)]
+    best = max(c["val_seen"] for c in cands)
+    chosen = [c for c in cands if (c["hidden"], c["temperature"]) == (row["hidden"], row["temperature"])][0]
+    assert chosen["val_seen"] == best
+    assert 0.5 * (row["val_seen"]["audio_to_image"] + row["val_seen"]["image_to_audio"]) == best
+    from spiking.nn.readout import Projections
+    with pytest.raises(ValueError, match="hidden=-1"):
+        Projections(3, 4, hidden=-1)
+    m = Projections(30, 20, dim=8, hidden=16, generator=torch.Generator().manual_seed(0))
+    e = m.embed_audio(torch.randn(5, 30))
+    assert e.shape == (5, 8) and torch.allclose(e.norm(dim=1), torch.ones(5))

@@ -2,7 +2,7 @@
 projection pair of the zero-shot liquid state machine (Lin et al., Nat. Comput. Sci. 2025,
 ``MrLinNing/MemristorLSM`` ``LSM-CLIP-ATV/zero_shot_sim.py``, read, not copied: two trainable
 maps of the frozen reservoirs' features to a shared space, a symmetric contrastive (CLIP) loss;
-our maps are linear, our batches hold one digit-matched pair per class).
+our maps are linear or one-hidden-layer MLPs, our batches hold one digit-matched pair per class).
 
 Features are standardised with the training set's mean and std (``spiking.models.lsm.Standardizer``
 does the same for the ridge readout); every random draw comes from the ``torch.Generator`` built
@@ -89,17 +89,33 @@ def select_logistic(x_train, y_train, x_val, y_val, weight_decays=(1e-4, 1e-3, 1
 
 # -- zero-shot retrieval ------------------------------------------------------------------------
 class Projections(torch.nn.Module):
-    """Two linear maps (audio, image) from standardised features to a shared space of ``dim``
-    dimensions, outputs normalised to unit length; similarities are divided by ``temperature``."""
+    """Two maps (audio, image) from standardised features to a shared space of ``dim``
+    dimensions, outputs normalised to unit length; similarities are divided by ``temperature``.
+    ``hidden = 0``: linear maps; ``hidden > 0``: one hidden layer of ``hidden`` ReLU units per map
+    (a small MLP). Weights N(0, 1 / fan_in) (ReLU
+    layers: 2 / fan_in, He et al. 2015) from ``generator``, biases 0."""
 
-    def __init__(self, d_audio: int, d_image: int, dim: int = 64, temperature: float = 0.1, generator=None):
+    def __init__(self, d_audio: int, d_image: int, dim: int = 64, temperature: float = 0.1, generator=None,
+                 hidden: int = 0):
         super().__init__()
-        self.audio = torch.nn.Linear(d_audio, dim)
-        self.image = torch.nn.Linear(d_image, dim)
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"hidden={hidden!r}: expected an integer >= 0 (0: linear maps)")
+
+        def head(d):
+            if not hidden:
+                return torch.nn.Linear(d, dim)
+            return torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, dim))
+        self.audio = head(d_audio)
+        self.image = head(d_image)
+        self.hidden = int(hidden)
         with torch.no_grad():
-            for lin in (self.audio, self.image):
-                lin.weight.copy_(torch.randn(lin.weight.shape, generator=generator) / math.sqrt(lin.in_features))
-                lin.bias.zero_()
+            for m in (self.audio, self.image):
+                layers = [m] if isinstance(m, torch.nn.Linear) else [l for l in m if isinstance(l, torch.nn.Linear)]
+                for i, lin in enumerate(layers):
+                    gain = 2.0 if i < len(layers) - 1 else 1.0        # layers followed by a ReLU
+                    lin.weight.copy_(torch.randn(lin.weight.shape, generator=generator)
+                                     * math.sqrt(gain / lin.in_features))
+                    lin.bias.zero_()
         self.temperature = float(temperature)
 
     def embed_audio(self, z):
@@ -160,12 +176,12 @@ def digit_matched_pairs(y_audio, y_image, generator: torch.Generator):
 
 
 def train_projections(za, ya, zi, yi, *, dim=64, temperature=0.1, lr=1e-3, steps=2000, groups=8, weight_decay=1e-4,
-                      seed=0) -> Projections:
+                      seed=0, hidden=0) -> Projections:
     """Train the projection pair on standardised audio features ``za`` and image features ``zi``:
     each step averages the symmetric contrastive loss over ``groups`` batches of digit-matched
-    pairs (one pair per class each, :class:`PairSampler`), Adam."""
+    pairs (one pair per class each, :class:`PairSampler`), Adam; ``hidden``: see :class:`Projections`."""
     gen = torch.Generator().manual_seed(int(seed))
-    model = Projections(za.shape[1], zi.shape[1], dim, temperature, gen)
+    model = Projections(za.shape[1], zi.shape[1], dim, temperature, gen, hidden=hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     za_t, zi_t = _as_tensor(za), _as_tensor(zi)
     sampler = PairSampler(ya, yi)
