@@ -436,9 +436,13 @@ def window_for(engine, recording: bool) -> int:
     return 1 if recording else max(1, min(int(engine.min_delay), MAX_WINDOW))
 
 
-# Below this many neurons per thread a step's work is too small to pay for waking the threads
-# (a parallel region costs microseconds per step): the default (threads=None) uses fewer threads.
-MIN_NEURONS_PER_THREAD = 2048
+# Below this many neurons per thread a step's work is too small to pay for waking the threads:
+# the default (threads=None) uses fewer threads. Measured on the 2-core development machine,
+# idle, passive waiting (benchmarks/threads.py, CUBA, 2026-12-03): 2 threads ran at 0.07x of one
+# at 4,000 neurons, 0.25x at 16,000, 0.64x at 64,000 and 0.98x at 160,000 (1.18x with
+# OMP_WAIT_POLICY=active), so the default takes a second thread only from 2 x 32,768 neurons.
+# (It was 2,048, which put the 16,000-neuron CUBA network on two threads at a quarter the speed.)
+MIN_NEURONS_PER_THREAD = 32768
 
 
 def plan_threads(engine) -> int:
