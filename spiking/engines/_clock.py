@@ -234,13 +234,12 @@ def deliver(j, slot, syn_ptr, syn_off, syn_w, flat, slot_size):
 # same sums under any caller's fastmath flags.
 
 @njit(cache=True, nogil=True, inline="always")
-def deliver_unit(j, slot, syn_ptr, unit_w, syn_off, syn_w, flat, slot_size):
-    """``deliver`` with the shared weight of unit j where it has one (see above)."""
+def add_synapses(k0, k1, base, w, syn_off, syn_w, flat):
+    """The additions of synapses [k0, k1) (unsigned) to the flattened ring buffer, relative to
+    the entry ``base`` of their emission slot: weight ``w`` for every synapse, or ``syn_w[k]``
+    when ``w`` is NaN (see above). The one delivery loop of the clock kernels, one and several
+    threads."""
     flat_size = np.uint64(flat.shape[0])
-    base = np.uint64(slot * slot_size)
-    k0 = np.uint64(syn_ptr[j])
-    k1 = np.uint64(syn_ptr[j + 1])
-    w = unit_w[j]
     if math.isnan(w):
         for k in range(k0, k1):
             f = base + np.uint64(syn_off[k])
@@ -253,6 +252,13 @@ def deliver_unit(j, slot, syn_ptr, unit_w, syn_off, syn_w, flat, slot_size):
             if f >= flat_size:
                 f -= flat_size
             flat[f] += w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def deliver_unit(j, slot, syn_ptr, unit_w, syn_off, syn_w, flat, slot_size):
+    """``deliver`` with the shared weight of unit j where it has one (see above)."""
+    add_synapses(np.uint64(syn_ptr[j]), np.uint64(syn_ptr[j + 1]), np.uint64(slot * slot_size), unit_w[j],
+                 syn_off, syn_w, flat)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -42,7 +42,6 @@ process) that owns its target neuron, so no two threads write the same state (Ip
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..models.neurons import KIND_DELTA, KIND_EXP_NEST, KIND_EXP_SPINNAKER
-from ._clock import _twin, _update_delta, _update_delta_ie, _update_exp_nest, _update_exp_spinnaker
+from ._clock import _twin, _update_delta, _update_delta_ie, _update_exp_nest, _update_exp_spinnaker, add_synapses
 
 # Range boundaries are multiples of this many units (64 float64 = 8 cache lines), so that two
 # threads never write the same cache line of v, i_e, i_i or the ring buffer.
@@ -171,50 +170,43 @@ def _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, 
 def _deliver_range(t, s0, s1, out_id, slot, tptr, unit_w, syn_off, syn_w, flat, slot_size):
     """The spikes ``out_id[s0:s1]``, emitted in ring slot ``slot``, delivered to range t's targets
     (the additions of ``_clock.deliver_unit``, in the same order, restricted to the range)."""
-    flat_size = np.uint64(flat.shape[0])
     base = np.uint64(slot * slot_size)
     for s in range(s0, s1):
         j = out_id[s]
-        k0 = np.uint64(tptr[j, t])
-        k1 = np.uint64(tptr[j, t + 1])
-        w = unit_w[j]
-        if math.isnan(w):
-            for k in range(k0, k1):
-                f = base + np.uint64(syn_off[k])
-                if f >= flat_size:
-                    f -= flat_size
-                flat[f] += syn_w[k]
-        else:
-            for k in range(k0, k1):
-                f = base + np.uint64(syn_off[k])
-                if f >= flat_size:
-                    f -= flat_size
-                flat[f] += w
+        add_synapses(np.uint64(tptr[j, t]), np.uint64(tptr[j, t + 1]), base, unit_w[j], syn_off, syn_w, flat)
 
 
 @njit(cache=True, nogil=True)
 def _deliver_range_steps(t, s0, s1, out_id, out_step, n_slots, tptr, unit_w, syn_off, syn_w, flat, slot_size):
     """:func:`_deliver_range` for spikes of several steps: spike s is delivered from the ring slot
     of its own step ``out_step[s]``. Same additions in the same order as step-by-step delivery."""
-    flat_size = np.uint64(flat.shape[0])
     for s in range(s0, s1):
         j = out_id[s]
         base = np.uint64((out_step[s] % n_slots) * slot_size)
-        k0 = np.uint64(tptr[j, t])
-        k1 = np.uint64(tptr[j, t + 1])
-        w = unit_w[j]
-        if math.isnan(w):
-            for k in range(k0, k1):
-                f = base + np.uint64(syn_off[k])
-                if f >= flat_size:
-                    f -= flat_size
-                flat[f] += syn_w[k]
-        else:
-            for k in range(k0, k1):
-                f = base + np.uint64(syn_off[k])
-                if f >= flat_size:
-                    f -= flat_size
-                flat[f] += w
+        add_synapses(np.uint64(tptr[j, t]), np.uint64(tptr[j, t + 1]), base, unit_w[j], syn_off, syn_w, flat)
+
+
+@njit(cache=True, nogil=True)
+def join_step(step, bounds, counts, scratch, src_ptr, src_ids, spike_count, out_step, out_id, m):
+    """Step ``step``'s spikes appended to the output from position ``m``: range t's list
+    ``scratch[bounds[t]:bounds[t] + counts[t]]`` in range order (which is index order, as one
+    thread lists them), then the step's source spikes; counted in ``spike_count``. Returns the
+    new end of the output. Shared by the static and plastic threaded kernels."""
+    for t in range(bounds.shape[0] - 1):
+        lo = bounds[t]
+        for s in range(counts[t]):
+            j = scratch[lo + s]
+            spike_count[j] += 1
+            out_step[m] = step
+            out_id[m] = j
+            m += 1
+    for k in range(src_ptr[step], src_ptr[step + 1]):
+        j = src_ids[k]
+        spike_count[j] += 1
+        out_step[m] = step
+        out_id[m] = j
+        m += 1
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -237,7 +229,7 @@ def _thread_step(t, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kin
         slot = st % n_slots
         be = buf[slot, 0]
         bi = buf[slot, 1]
-        n_spk[t, i] = _update_range(lo, hi, st, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
+        n_spk[i, t] = _update_range(lo, hi, st, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
                                     be, bi, scratch[i * n_total:(i + 1) * n_total])
         for j in range(lo, hi):
             be[j] = 0.0
@@ -263,11 +255,11 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                    spike_count, out_step, out_id, n_out,
                    rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk):
     """Steps [step0, step1) as in ``_clock.clock_run``: one parallel loop over the ranges per
-    window of up to ``n_spk.shape[1]`` steps (:func:`_parallel_step`), then the window's spikes
+    window of up to ``n_spk.shape[0]`` steps (:func:`_parallel_step`), then the window's spikes
     joined on this thread, step by step (module docstring). Windows longer than one step need
     every delay to be at least that long and no state recording (the caller sees to both)."""
     n_thr = bounds.shape[0] - 1
-    window = n_spk.shape[1]
+    window = n_spk.shape[0]
     cap = out_step.shape[0]
     n_total = v.shape[0]
     n_rec = rec_ids.shape[0]
@@ -293,20 +285,8 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
             break
         for i in range(n_win):
             st = step + i
-            for t in range(n_thr):
-                first = i * n_total + bounds[t]
-                for s in range(n_spk[t, i]):
-                    j = scratch[first + s]
-                    spike_count[j] += 1
-                    out_step[m] = st
-                    out_id[m] = j
-                    m += 1
-            for k in range(src_ptr[st], src_ptr[st + 1]):
-                j = src_ids[k]
-                spike_count[j] += 1
-                out_step[m] = st
-                out_id[m] = j
-                m += 1
+            m = join_step(st, bounds, n_spk[i], scratch[i * n_total:(i + 1) * n_total], src_ptr, src_ids,
+                          spike_count, out_step, out_id, m)
             if n_rec > 0:
                 r = st - rec_step0
                 for q in range(n_rec):
@@ -382,7 +362,7 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
         raise ValueError(f"window={window}: expected 1, or more than 1 only without state recording")
     if window > 1:   # one list of spikes per unit and step of the window
         scratch = np.empty(window * v.shape[0], dtype=np.int64)
-    n_spk = np.zeros((plan.threads, window), dtype=np.int64)
+    n_spk = np.zeros((window, plan.threads), dtype=np.int64)   # [step of the window, range]
     _passive_wait()
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))

@@ -73,7 +73,7 @@ from numba import njit, prange
 
 from ..plasticity import PairSTDP
 from ..recording import Recording
-from ._threads import (_deliver_range, _range_pointers, _sorted_by_target, _update_range, neuron_weight,
+from ._threads import (_deliver_range, _range_pointers, _sorted_by_target, _update_range, join_step, neuron_weight,
                        plan_threads, thread_plan, thread_pool)
 from .kernels import deliver, new_refractory, update_neurons
 
@@ -515,20 +515,7 @@ def plastic_clock_run_par(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
             break
         # this step's spikes: the ranges' lists in range order (index order), then the sources
         m_prev = m
-        for t in range(n_thr):
-            lo = bounds[t]
-            for s in range(n_spk[t]):
-                j = scratch[lo + s]
-                spike_count[j] += 1
-                out_step[m] = step
-                out_id[m] = j
-                m += 1
-        for k in range(src_ptr[step], src_ptr[step + 1]):
-            j = src_ids[k]
-            spike_count[j] += 1
-            out_step[m] = step
-            out_id[m] = j
-            m += 1
+        m = join_step(step, bounds, n_spk, scratch, src_ptr, src_ids, spike_count, out_step, out_id, m)
         # postsynaptic events of this step
         lo_ev = n_ev[0]
         _log_post_events(m - m_prev, out_id[m_prev:m], step, dt, post_ptr, post_q, q_proj, rule, q_last,
