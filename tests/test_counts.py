@@ -246,3 +246,54 @@ def test_active_inputs_equal_a_set_of_arrivals(delays):
     got = active_inputs(spk_step, spk_id, ptr, post, delay, n_steps, n_total, int(delay.min()), int(delay.max()))
     assert np.array_equal(got, expected)
     assert 0 < got.sum() < n_spk * n_syn / n_total   # repeats were merged, and some arrivals fell inside the run
+
+
+@pytest.mark.parametrize("delays,threads", [((1, 1), 1), ((1, 1), 2), ((2, 7), 1), ((2, 7), 2), ((3, 3), 2)])
+def test_kernel_active_updates_equal_the_arrivals_of_the_run(delays, threads):
+    """Static clock runs count active updates in the neuron kernels as they read the ring buffer
+    (an update with a non-zero entry); the definition is the distinct (arrival step, target)
+    pairs of the run's own spikes and the engine's synapses, arrivals at or past the end
+    dropped, written out here with a Python set. Three population kernels, a Poisson source,
+    inhibitory input to every kind, repeated synapses, one-slot (tracked) and multi-slot ring buffers, 1 and 2 threads
+    (windows of several steps when every delay allows)."""
+    import numpy as np
+
+    rng = np.random.default_rng(sum(delays))
+    dt, n = 0.1, (60, 50, 40)
+    net = sp.Network(dt=dt)
+    net.add_source("drive", 30, sp.PoissonSource(rate=80.0))
+    net.add_population("delta", n[0], sp.LIF(tau_m=10.0, v_rest=-65.0, v_reset=-65.0, v_th=-50.0, t_ref=0.5),
+                       initial={"v": rng.uniform(-65.0, -51.0, n[0])})
+    net.add_population("nest", n[1], sp.CubaLIF(tau_m=20.0, t_ref=0.3, update_order="nest"),
+                       initial={"v": rng.uniform(-65.0, -51.0, n[1])})
+    net.add_population("spinn", n[2], sp.CubaLIF(tau_m=15.0, t_ref=0.2, update_order="spinnaker"))
+    names = ["delta", "nest", "spinn"]
+    for b, nb in zip(names, n):
+        pre, post = rng.integers(0, 30, 4 * nb), rng.integers(0, nb, 4 * nb)
+        net.connect("drive", b, sp.FromList(pre, post), weight=rng.uniform(2.0, 6.0, pre.size),
+                    delay=rng.integers(delays[0], delays[1] + 1, pre.size) * dt, name=f"drive-{b}")
+        for a, na in zip(names, n):
+            pre, post = rng.integers(0, na, 6 * na), rng.integers(0, nb, 6 * na)
+            pre, post = np.concatenate([pre, pre[:10]]), np.concatenate([post, post[:10]])   # repeats
+            net.connect(a, b, sp.FromList(pre, post), weight=rng.uniform(0.1, 1.5, pre.size),
+                        delay=rng.integers(delays[0], delays[1] + 1, pre.size) * dt,
+                        receptor="inhibitory" if a == "nest" else "excitatory", name=f"{a}-{b}")
+    eng = sp.EventEngine(net, threads=threads)
+    duration = 60.0
+    rec = eng.run(duration, rng=np.random.default_rng(5), progress=False)
+    n_steps = rec.ledger.steps
+    pairs = set()
+    for k_pop, pop in enumerate(eng.pops):
+        trains = rec.spikes[pop.name]
+        for t, i in zip(trains.times, trains.ids):
+            s, j = int(round(t / dt)), int(i) + int(eng.pop_start[k_pop])
+            for k in range(eng.syn_ptr[j], eng.syn_ptr[j + 1]):
+                a = s + int(eng.syn_delay[k])
+                if a < n_steps:
+                    pairs.add((a, int(eng.syn_post[k])))
+    per_unit = np.bincount([p for _, p in pairs], minlength=eng.n_total)
+    expected = {p.name: 0 if p.is_source else int(per_unit[eng.pop_start[k]:eng.pop_stop[k]].sum())
+                for k, p in enumerate(eng.pops)}
+    assert rec.ledger.active_updates == expected
+    assert all(expected[b] > 0 for b in names)
+    assert sum(expected.values()) < sum(rec.ledger.neuron_updates.values())   # not every update is active

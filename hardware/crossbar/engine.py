@@ -160,6 +160,9 @@ class CrossbarEngine:
         spike_count = np.zeros(ev.n_total, dtype=np.int64)
         out_step, out_id = [], []
         scratch = np.empty(ev.n_total + max(1, int(np.diff(src_ptr).max(initial=0))), dtype=np.int64)
+        # the kernel's count of updates with input is not the ledger's here: a crossbar's output
+        # current may be zero or negative, so the ledger counts arrivals from the spikes
+        active = np.zeros(len(ev.pops), dtype=np.int64)
         for xb in self.crossbars:
             xb.matrix.reset_counts()
         show = progress if progress is not None else n_steps * max(len(self.crossbars), 1) > 200_000
@@ -170,7 +173,7 @@ class CrossbarEngine:
         for step in range(n_steps):
             slot = step % n_slots
             ns = kernels.update_neurons(step, slot, ev.pop_start, ev.pop_stop, ev.pop_kind, ev.coef, v, ie, ii,
-                                        ref_end, buf, scratch)
+                                        ref_end, buf, scratch, active)
             buf[slot] = 0.0
             a, b = src_ptr[step], src_ptr[step + 1]
             scratch[ns:ns + b - a] = src_i[a:b]

@@ -97,32 +97,38 @@ def _spikes(a0, b0, step, v, ref_end, c, scratch, ns):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _update_delta(lo, hi, step, v, ref_end, be, bi, c, scratch, ns):
+def _update_delta(lo, hi, step, v, ref_end, be, bi, c, scratch, ns, act, p):
     """Delta-synapse LIF (NEST iaf_psc_delta) on units [lo, hi): decay, drive and this step's input
-    jumps; refractory neurons hold v and discard their input. Then the threshold test."""
+    jumps; refractory neurons hold v and discard their input. Then the threshold test. Adds the
+    number of units with input this step to ``act[p]`` (see ``_count_active``)."""
     p22 = c[_P22]
     vrest = c[_VREST]
     base = vrest + c[_DRIVE]
     vth = c[_VTH]
     st = _step_like(step, ref_end)
+    na = 0
     for a0 in range(np.uint64(lo), np.uint64(hi), np.uint64(_BLOCK)):
         b0 = min(a0 + np.uint64(_BLOCK), np.uint64(hi))
         cand = 0
         for j in range(a0, b0):
             vo = v[j]
-            vn = (vo - vrest) * p22 + (base + be[j]) - bi[j]
+            xe = be[j]
+            xi = bi[j]
+            na += xe + xi > 0.0
+            vn = (vo - vrest) * p22 + (base + xe) - xi
             x = vn if ref_end[j] < st else vo + 0.0
             v[j] = x
             cand += x >= vth
         if cand > 0:
             ns = _spikes(a0, b0, step, v, ref_end, c, scratch, ns)
+    act[p] += na
     return ns
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _update_exp_nest(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
+def _update_exp_nest(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p):
     """NEST iaf_psc_exp on units [lo, hi): membrane from the old currents, then the currents
-    decay and take this step's input. Then the threshold test."""
+    decay and take this step's input. Then the threshold test; ``act[p]`` as ``_update_delta``."""
     p22 = c[_P22]
     vrest = c[_VREST]
     base = vrest + c[_DRIVE]
@@ -132,6 +138,7 @@ def _update_exp_nest(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
     p21i = c[_P21I]
     vth = c[_VTH]
     st = _step_like(step, ref_end)
+    na = 0
     for a0 in range(np.uint64(lo), np.uint64(hi), np.uint64(_BLOCK)):
         b0 = min(a0 + np.uint64(_BLOCK), np.uint64(hi))
         cand = 0
@@ -139,23 +146,27 @@ def _update_exp_nest(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
             vo = v[j]
             e = ie[j]
             i = ii[j]
+            xe = be[j]
+            xi = bi[j]
+            na += xe + xi > 0.0
             vn = base + (vo - vrest) * p22 + p21e * e - p21i * i
             x = vn if ref_end[j] < st else vo + 0.0
             v[j] = x
             cand += x >= vth
-            ie[j] = e * p11e + be[j]
-            ii[j] = i * p11i + bi[j]
+            ie[j] = e * p11e + xe
+            ii[j] = i * p11i + xi
         if cand > 0:
             ns = _spikes(a0, b0, step, v, ref_end, c, scratch, ns)
+    act[p] += na
     return ns
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _update_exp_spinnaker(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
+def _update_exp_spinnaker(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p):
     """sPyNNaker on units [lo, hi): scaled input joins the currents first; closed-form membrane
     with the current held over the step; then the currents decay. (sPyNNaker decays after the
     threshold test; the test does not read the currents, so the decay is folded in here.)
-    Then the threshold test."""
+    Then the threshold test; ``act[p]`` as ``_update_delta``."""
     p22 = c[_P22]
     vrest = c[_VREST]
     rm = c[_RM]
@@ -166,12 +177,16 @@ def _update_exp_spinnaker(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, 
     si = c[_SCALE_I]
     vth = c[_VTH]
     st = _step_like(step, ref_end)
+    na = 0
     for a0 in range(np.uint64(lo), np.uint64(hi), np.uint64(_BLOCK)):
         b0 = min(a0 + np.uint64(_BLOCK), np.uint64(hi))
         cand = 0
         for j in range(a0, b0):
-            e = be[j] * se + ie[j]
-            i = bi[j] * si + ii[j]
+            xe = be[j]
+            xi = bi[j]
+            na += xe + xi > 0.0
+            e = xe * se + ie[j]
+            i = xi * si + ii[j]
             vo = v[j]
             vinf = (e + ioff - i) * rm + vrest
             vn = (vo - vinf) * p22 + vinf
@@ -182,15 +197,17 @@ def _update_exp_spinnaker(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, 
             ii[j] = i * p11i
         if cand > 0:
             ns = _spikes(a0, b0, step, v, ref_end, c, scratch, ns)
+    act[p] += na
     return ns
 
 
 @njit(cache=True, nogil=True)
-def update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch):
+def update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch, act):
     """Step ``step`` of every neuron population, reading ring-buffer slot ``slot``, with the
     threshold test. Returns the number of spiking neurons, whose global ids are written to
-    ``scratch`` (population by population, in index order). The caller clears the slot before
-    it delivers the step's spikes. Shared by all clock kernels."""
+    ``scratch`` (population by population, in index order); adds population p's units with
+    input this step to ``act[p]``. The caller clears the slot before it delivers the step's
+    spikes. Shared by all clock kernels."""
     ns = np.int64(0)   # not the literal 0: numba would compile every callee once for Literal[int](0) too
     be = buf[slot, 0]
     bi = buf[slot, 1]
@@ -202,11 +219,11 @@ def update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, r
         b = pop_stop[p]
         c = coef[p]
         if kind == KIND_DELTA:
-            ns = _update_delta(a, b, step, v, ref_end, be, bi, c, scratch, ns)
+            ns = _update_delta(a, b, step, v, ref_end, be, bi, c, scratch, ns, act, p)
         elif kind == KIND_EXP_NEST:
-            ns = _update_exp_nest(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+            ns = _update_exp_nest(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p)
         else:
-            ns = _update_exp_spinnaker(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+            ns = _update_exp_spinnaker(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p)
     return ns
 
 
@@ -295,7 +312,7 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
               syn_ptr, unit_w, syn_off, syn_w,
               src_ptr, src_ids,
               spike_count, out_step, out_id, n_out,
-              rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, touched, n_touched):
+              rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, touched, n_touched, act):
     """Advance steps [step0, step1). Returns the first step not simulated (step1, or earlier
     when the spike output arrays are too full to hold another step; the caller grows them).
 
@@ -303,7 +320,8 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
     delivery with the maximum delay reuses it). With one ring slot (every delay one step) the
     entries written are listed in ``touched`` (``n_touched[0]`` of them, carried over between
     calls; ``touched`` holds 2N + 1: every entry once, plus the scratch position of the
-    branch-free append) and only those are cleared; with more slots the whole slot is."""
+    branch-free append) and only those are cleared; with more slots the whole slot is.
+    ``act[p]`` counts population p's active updates (``update_neurons``)."""
     n_slots = buf.shape[0]
     tracked = n_slots == 1
     nt = n_touched[0]
@@ -317,7 +335,7 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
         if n_out[0] + n_total + n_src > cap:
             return step
         slot = step % n_slots
-        ns = update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch)
+        ns = update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch, act)
         if tracked:
             for t in range(nt):
                 flat[touched[t]] = 0.0
@@ -357,15 +375,15 @@ def clock_run(step0, step1, pop_start, pop_stop, pop_kind, coef,
 # kernel alone: about a quarter less to compile on a fresh install (docs/scale.md, section 4).
 
 @njit(cache=True, nogil=True)
-def _update_delta_ie(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns):
+def _update_delta_ie(lo, hi, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p):
     """``_update_delta`` with the argument list of the exponential-synapse kernels."""
-    return _update_delta(lo, hi, step, v, ref_end, be, bi, c, scratch, ns)
+    return _update_delta(lo, hi, step, v, ref_end, be, bi, c, scratch, ns, act, p)
 
 
 _KIND, _KERNEL = KIND_DELTA, _update_delta_ie   # bound anew in each twin by _twin
 
 
-def _update_one_kind(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch):
+def _update_one_kind(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch, act):
     """``update_neurons`` for networks whose neuron populations are all of kind ``_KIND`` (a global
     bound per twin, with ``_KERNEL``, by :func:`_twin`): the same calls in the same order."""
     ns = np.int64(0)
@@ -373,7 +391,7 @@ def _update_one_kind(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii,
     bi = buf[slot, 1]
     for p in range(pop_start.shape[0]):
         if pop_kind[p] == _KIND:
-            ns = _KERNEL(pop_start[p], pop_stop[p], step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns)
+            ns = _KERNEL(pop_start[p], pop_stop[p], step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns, act, p)
     return ns
 
 

@@ -146,9 +146,10 @@ def _range_pointers(syn_ptr, syn_post, bounds, tptr):
 
 
 @njit(cache=True, nogil=True)
-def _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch):
+def _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch, act):
     """The neurons of units [lo, hi) for step ``step`` (the population kernels on each
-    population's share of the range); spikes listed from ``scratch[lo]`` on. Returns how many."""
+    population's share of the range); spikes listed from ``scratch[lo]`` on. Returns how many.
+    ``act[p]``: the range's active updates of population p (``_clock.update_neurons``)."""
     ns = np.int64(lo)
     for p in range(pop_start.shape[0]):
         kind = pop_kind[p]
@@ -158,11 +159,11 @@ def _update_range(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, 
             continue
         c = coef[p]
         if kind == KIND_DELTA:
-            ns = _update_delta(a, b, step, v, ref_end, be, bi, c, scratch, ns)
+            ns = _update_delta(a, b, step, v, ref_end, be, bi, c, scratch, ns, act, p)
         elif kind == KIND_EXP_NEST:
-            ns = _update_exp_nest(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+            ns = _update_exp_nest(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p)
         else:
-            ns = _update_exp_spinnaker(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns)
+            ns = _update_exp_spinnaker(a, b, step, v, ie, ii, ref_end, be, bi, c, scratch, ns, act, p)
     return ns - lo
 
 
@@ -211,13 +212,13 @@ def join_step(step, bounds, counts, scratch, src_ptr, src_ids, spike_count, out_
 
 @njit(cache=True, nogil=True)
 def _thread_step(t, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind, coef,
-                 v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk):
+                 v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk, act):
     """Thread t's share of a window of ``n_win`` steps from ``step`` (module docstring): the
     spikes ``out_id[m_prev:m]`` of the previous window delivered to its range, then its neurons
     updated step by step, each step's spikes listed in ``scratch[i * N + lo:]`` (N units, step
-    ``step + i``) and the slot read cleared in its range. (One call is the whole body of the
-    parallel loop: numba's parallel passes then see a small loop body, which keeps the compile
-    short.)"""
+    ``step + i``) and the slot read cleared in its range; its active updates are added to
+    ``act[t]``. (One call is the whole body of the parallel loop: numba's parallel passes then see
+    a small loop body, which keeps the compile short.)"""
     lo = bounds[t]
     hi = bounds[t + 1]
     n_total = v.shape[0]
@@ -230,7 +231,7 @@ def _thread_step(t, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kin
         be = buf[slot, 0]
         bi = buf[slot, 1]
         n_spk[i, t] = _update_range(lo, hi, st, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
-                                    be, bi, scratch[i * n_total:(i + 1) * n_total])
+                                    be, bi, scratch[i * n_total:(i + 1) * n_total], act[t])
         for j in range(lo, hi):
             be[j] = 0.0
             bi[j] = 0.0
@@ -238,13 +239,14 @@ def _thread_step(t, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kin
 
 @njit(cache=True, nogil=True, parallel=True)
 def _parallel_step(n_thr, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind, coef,
-                   v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk):
+                   v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk, act):
     """:func:`_thread_step` for every range, on the thread pool: the only parallel function,
     kept to this one loop so that numba's parallel passes (the slow part of compiling it) see
     nothing else."""
     for t in prange(n_thr):
         _thread_step(np.int64(t), step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind,
-                     coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk)
+                     coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk,
+                     act)
 
 
 @njit(cache=True, nogil=True)
@@ -253,7 +255,7 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
                    bounds, tptr, unit_w, syn_off, syn_w,
                    src_ptr, src_ids,
                    spike_count, out_step, out_id, n_out,
-                   rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk):
+                   rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk, act):
     """Steps [step0, step1) as in ``_clock.clock_run``: one parallel loop over the ranges per
     window of up to ``n_spk.shape[0]`` steps (:func:`_parallel_step`), then the window's spikes
     joined on this thread, step by step (module docstring). Windows longer than one step need
@@ -279,7 +281,8 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
         if n_win == 0 and m == m_prev:
             break
         _parallel_step(n_thr, step, n_win, m_prev, m, bounds, pop_start, pop_stop, pop_kind,
-                       coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk)
+                       coef, v, ie, ii, ref_end, buf, tptr, unit_w, syn_off, syn_w, out_id, out_step, scratch, n_spk,
+                     act)
         m_prev = m
         if n_win == 0:
             break
@@ -305,7 +308,8 @@ def _clock_run_par(step0, step1, pop_start, pop_stop, pop_kind, coef,
 _KIND, _KERNEL = KIND_DELTA, _update_delta_ie   # bound anew in each twin
 
 
-def _update_range_one_kind(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch):
+def _update_range_one_kind(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, be, bi, scratch,
+                           act):
     """``_update_range`` for networks whose neuron populations are all of kind ``_KIND``: the
     same calls in the same order."""
     ns = np.int64(lo)
@@ -314,7 +318,7 @@ def _update_range_one_kind(lo, hi, step, pop_start, pop_stop, pop_kind, coef, v,
         b = min(pop_stop[p], hi)
         if pop_kind[p] != _KIND or a >= b:
             continue
-        ns = _KERNEL(a, b, step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns)
+        ns = _KERNEL(a, b, step, v, ie, ii, ref_end, be, bi, coef[p], scratch, ns, act, p)
     return ns - lo
 
 
@@ -349,12 +353,13 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
                       v, ie, ii, ref_end, buf,
                       unit_w, src_ptr, src_ids,
                       spike_count, out_step, out_id, n_out,
-                      rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, window: int = 1) -> int:
+                      rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, window: int = 1, act=None) -> int:
     """``clock_run`` on ``plan.threads`` threads (the arguments as there; the synapses come from
     ``plan``). The same spikes, spike counts, state and recorded state, bit for bit, as
     ``clock_run`` for any thread count; returns the first step not simulated likewise. Nothing is
     carried between calls (the ring-buffer slots are left as ``clock_run`` leaves them, without its
-    one-slot ``touched`` list: a call of this kernel clears slots densely)."""
+    one-slot ``touched`` list: a call of this kernel clears slots densely). ``act``: per
+    population, the active updates are added to it (``update_neurons``); None: not counted."""
     if scratch.shape[0] < v.shape[0]:
         raise ValueError(f"scratch holds {scratch.shape[0]} entries: expected at least {v.shape[0]} (one per unit)")
     window = int(window)
@@ -363,17 +368,21 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
     if window > 1:   # one list of spikes per unit and step of the window
         scratch = np.empty(window * v.shape[0], dtype=np.int64)
     n_spk = np.zeros((window, plan.threads), dtype=np.int64)   # [step of the window, range]
+    act_rows = np.zeros((plan.threads, pop_kind.shape[0]), dtype=np.int64)   # [range, population]
     _passive_wait()
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(plan.threads, numba.config.NUMBA_NUM_THREADS)))
     try:
         kernel = _kernel_for(pop_kind)   # a one-kind twin, or the kernel for every kind
-        return int(kernel(step0, step1, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf,
-                          plan.bounds, plan.tptr, unit_w, plan.syn_off, plan.syn_w, src_ptr, src_ids,
-                          spike_count, out_step, out_id, n_out,
-                          rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk))
+        reached = int(kernel(step0, step1, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf,
+                             plan.bounds, plan.tptr, unit_w, plan.syn_off, plan.syn_w, src_ptr, src_ids,
+                             spike_count, out_step, out_id, n_out,
+                             rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, n_spk, act_rows))
     finally:
         numba.set_num_threads(before)
+    if act is not None:
+        act += act_rows.sum(axis=0)
+    return reached
 
 
 class thread_pool:

@@ -259,9 +259,11 @@ def astro_clock_run(step0, step1, dt, pop_start, pop_stop, std_kind, coef,
                     ts_ptr, ts_off, ts_w, ts_rule, ts_x, ts_y, ts_u, ts_last, rule,
                     sic_ptr, sic_post, sic_delay, sic_w, sic_proj, sic_buf, sic_events,
                     src_ptr, src_ids, spike_count, out_step, out_id, n_out,
-                    rec_gid, rec_field, rec, scratch, work):
+                    rec_gid, rec_field, rec, scratch, work, act):
     """Advance steps [step0, step1) (see the module docstring). Returns the first step not
-    simulated (step1, or earlier when the spike output is too full for another step)."""
+    simulated (step1, or earlier when the spike output is too full for another step). ``act``:
+    the shared kernels' active-update counts (unused: the ledger counts arrivals itself, SIC
+    input included)."""
     n_slots = buf.shape[0]
     n_total = v.shape[0]
     flat = buf.reshape(-1)
@@ -283,7 +285,7 @@ def astro_clock_run(step0, step1, dt, pop_start, pop_stop, std_kind, coef,
         sslot = step % n_sic_slots
         be = buf[slot, 0]
         bi = buf[slot, 1]
-        ns = update_neurons(step, slot, pop_start, pop_stop, std_kind, coef, v, ie, ii, ref_end, buf, scratch)
+        ns = update_neurons(step, slot, pop_start, pop_stop, std_kind, coef, v, ie, ii, ref_end, buf, scratch, act)
         for q in range(own_start.shape[0]):
             code = own_code[q]
             p = par[q]
@@ -673,6 +675,7 @@ def run_clock_astro(engine, duration, rng=None, record=None, record_ids=None, pr
         else max(1, _CHUNK_WORK // work_per_step)
     bar = _progress(n_steps, "simulating (astro)", unit="step") if chunk < n_steps else None
     step = 0
+    act = np.zeros(engine.pop_kind.shape[0], dtype=np.int64)   # astro_clock_run's docstring
     while step < n_steps:
         stop = min(n_steps, step + chunk)
         reached = astro_clock_run(
@@ -683,7 +686,7 @@ def run_clock_astro(engine, duration, rng=None, record=None, record_ids=None, pr
             s.ts_ptr, s.ts_off, s.ts_w, s.ts_rule, ts_x, ts_y, ts_u, ts_last, s.rule,
             s.sic_ptr, s.sic_post, s.sic_delay, s.sic_w, s.sic_proj, sic_buf, sic_events,
             src_ptr, src_i, spike_count, out_step, out_id, n_out,
-            rec_gid, rec_field, rec, scratch, work)
+            rec_gid, rec_field, rec, scratch, work, act)
         if reached < stop:
             out_step = np.concatenate([out_step, np.empty_like(out_step)])
             out_id = np.concatenate([out_id, np.empty_like(out_id)])

@@ -273,6 +273,7 @@ class EventEngine:
         scratch = np.empty(self.n_total + max(1, int(np.diff(src_ptr).max(initial=0))), dtype=np.int64)
         touched = np.empty(2 * self.n_total + 1 if self.n_slots == 1 else 0, dtype=np.int64)
         n_touched = np.zeros(1, dtype=np.int64)
+        active = np.zeros(len(self.pops), dtype=np.int64)   # per population: updates with input
         work = n_steps * max(self.n_total, 1)
         chunk = n_steps if not (progress or (progress is None and work > _PROGRESS_WORK)) \
             else max(1, _CHUNK_WORK // max(self.n_total, 1))
@@ -287,14 +288,14 @@ class EventEngine:
                                                     self.coef, v, ie, ii, ref_end, buf, self.unit_w, src_ptr, src_i,
                                                     spike_count, out_step, out_id, n_out,
                                                     rec_gids, rec_v, rec_ie, rec_ii, 0, scratch,
-                                                    window=kernels.window_for(self, rec_gids.size > 0))
+                                                    window=kernels.window_for(self, rec_gids.size > 0), act=active)
             else:
                 reached = clock(step, stop, self.pop_start, self.pop_stop, self.pop_kind, self.coef,
                             v, ie, ii, ref_end, buf,
                             self.syn_ptr, self.unit_w, self.syn_off, self.syn_w,
                             src_ptr, src_i,
                             spike_count, out_step, out_id, n_out,
-                            rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched)
+                            rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, touched, n_touched, active)
             if reached < stop:  # spike output full: grow and continue where it stopped
                 out_step = np.concatenate([out_step, np.empty_like(out_step)])
                 out_id = np.concatenate([out_id, np.empty_like(out_id)])
@@ -304,11 +305,14 @@ class EventEngine:
         if bar is not None:
             bar.close()
         return self._finish_clock(duration, n_steps, out_step, out_id, n_out, spike_count,
-                                  {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}, layout)
+                                  {"v": rec_v, "i_e": rec_ie, "i_i": rec_ii}, layout, active)
 
-    def _finish_clock(self, duration, n_steps, out_step, out_id, n_out, spike_count, rec_states, layout):
-        """The Recording of a clock-mode run (shared with the plastic kernel's run): trims the spike
-        output, slices the recorded state columns into per-population dicts, counts updates."""
+    def _finish_clock(self, duration, n_steps, out_step, out_id, n_out, spike_count, rec_states, layout,
+                      active=None):
+        """The Recording of a clock-mode run (shared with the plastic and astrocyte kernels' runs):
+        trims the spike output, slices the recorded state columns into per-population dicts,
+        counts updates. ``active``: the active updates per population as the static kernels count
+        them (None: counted here from the spikes, :func:`active_inputs`)."""
         m = int(n_out[0])
         times = out_step[:m] * self.dt
         ids = out_id[:m]
@@ -318,7 +322,7 @@ class EventEngine:
             state[name] = {var: rec_states[var][:, cols].copy() for var in variables}
             state_ids[name] = ids_local
         updates = {p.name: (0 if p.is_source else p.size * n_steps) for p in self.pops}
-        return self._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock")
+        return self._finish(duration, times, ids, spike_count, updates, state, state_ids, n_steps, "clock", active)
 
     def _run_exact(self, duration, rng, progress):
         if duration > kernels.MAX_EXACT_MS:
@@ -384,7 +388,7 @@ class EventEngine:
         updates = {p.name: int(update_count[self.pop_start[k]:self.pop_stop[k]].sum()) for k, p in enumerate(pops)}
         return self._finish(duration, out_t[:m], out_id[:m], spike_count, updates, {}, {}, 0, "exact")
 
-    def _finish(self, duration, times, ids, spike_count, updates, state, state_ids, steps, mode):
+    def _finish(self, duration, times, ids, spike_count, updates, state, state_ids, steps, mode, active=None):
         spikes = {}
         for k, p in enumerate(self.pops):
             sel = (ids >= self.pop_start[k]) & (ids < self.pop_stop[k])
@@ -396,14 +400,20 @@ class EventEngine:
             neuron_updates=updates,
             synaptic_events={proj.name: events[k] for k, proj in enumerate(self.net.projections)},
             steps=steps, mode=mode)
-        self._energy_counts(ledger, duration, times, ids, updates)
+        self._energy_counts(ledger, duration, times, ids, updates, active)
         return Recording(self.dt, duration, spikes, state, state_ids, ledger)
 
-    def _energy_counts(self, ledger, duration, times, ids, updates):
+    def _energy_counts(self, ledger, duration, times, ids, updates, active=None):
         """The counts the energy model prices (ActivityLedger docstring, docs/energy.md), from the
-        run's spikes and the synapse arrays: no work inside the simulation kernels."""
+        run's spikes and the synapse arrays, except the active updates of a static clock run:
+        those the kernels count as they read the ring buffer (``active``, per population)."""
         steps = ledger.steps if ledger.mode == "clock" else int(round(duration / self.dt))
-        if ledger.mode == "clock":
+        if ledger.mode == "clock" and active is not None:
+            # static clock kernels: a unit's update is active when its ring-buffer entries for the
+            # step are not zero; every weight is > 0 (zero weights are dropped when the synapse
+            # arrays are built), so that is exactly when an event arrives, as active_inputs counts
+            active = {p.name: 0 if p.is_source else int(active[k]) for k, p in enumerate(self.pops)}
+        elif ledger.mode == "clock":
             # a neuron update is active when at least one synaptic event arrives in its step
             per_unit = active_inputs(np.rint(times / self.dt).astype(np.int64), ids.astype(np.int64),
                                      self.syn_ptr, self.syn_post, self.syn_delay, steps, self.n_total,

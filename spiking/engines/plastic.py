@@ -246,9 +246,11 @@ def plastic_clock_run(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
                       rule, src_ptr, src_ids,
                       spike_count, out_step, out_id, n_out,
                       rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, win,
-                      wrec_every, wrec_idx, wrec, n_wrec):
+                      wrec_every, wrec_idx, wrec, n_wrec, act):
     """Advance steps [step0, step1). Returns the first step not simulated (step1, or earlier when
-    an output array is too full for another step; the caller grows it and calls again)."""
+    an output array is too full for another step; the caller grows it and calls again). ``act``:
+    the shared kernels' active-update counts (unused: a plastic weight may reach zero, and its
+    events are not added, so the ledger counts arrivals from the spikes)."""
     n_slots = buf.shape[0]
     n_total = v.shape[0]
     n_rec = rec_ids.shape[0]
@@ -263,7 +265,7 @@ def plastic_clock_run(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
         if n_ev[0] + n_q_slots > ev_t.shape[0]:
             return step
         slot = step % n_slots
-        ns = update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch)
+        ns = update_neurons(step, slot, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end, buf, scratch, act)
         buf[slot] = 0.0
         for k in range(src_ptr[step], src_ptr[step + 1]):
             scratch[ns] = src_ids[k]
@@ -395,7 +397,7 @@ def _plastic_thread_step(t, step, slot, prev_slot, m_prev, m, pending, update, d
      x_step, x_now, ps_off, ps_w, ps_q, ps_shift, ps_seg,
      q_gid, q_proj, q_last, in_ptr, in_syn,
      ev_t, ev_y, ev_prev, ev_q, ring_step, ring_lo, ring_hi, max_shift, any_online, rule,
-     out_id, scratch, win, n_spk) = arrays
+     out_id, scratch, win, n_spk, act) = arrays
     lo_u = bounds[t]
     hi_u = bounds[t + 1]
     flat = buf.reshape(-1)
@@ -439,7 +441,7 @@ def _plastic_thread_step(t, step, slot, prev_slot, m_prev, m, pending, update, d
         be = buf[slot, 0]
         bi = buf[slot, 1]
         n_spk[t] = _update_range(lo_u, hi_u, step, pop_start, pop_stop, pop_kind, coef, v, ie, ii, ref_end,
-                                 be, bi, scratch)
+                                 be, bi, scratch, act[t])
         for j in range(lo_u, hi_u):
             be[j] = 0.0
             bi[j] = 0.0
@@ -465,7 +467,7 @@ def plastic_clock_run_par(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
                           rule, src_ptr, src_ids,
                           spike_count, out_step, out_id, n_out,
                           rec_ids, rec_v, rec_ie, rec_ii, rec_step0, scratch, win, n_spk,
-                          wrec_every, wrec_idx, wrec, n_wrec):
+                          wrec_every, wrec_idx, wrec, n_wrec, act):
     """:func:`plastic_clock_run` on ``bounds.shape[0] - 1`` target ranges (module docstring): the
     same spikes, state, weights and weight records bit for bit. Steps [step0, step1); returns the
     first step not simulated (earlier when an output array is too full, as there). Nothing is
@@ -474,7 +476,7 @@ def plastic_clock_run_par(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
     of segment sg onto range t (sorted by target within the segment); ``seg_prev_*`` the segment
     traces before the current step; ``pre_t``/``pre_x`` [spikes of a step, segments per unit] the
     traces each spike's synapses read; ``x_step``/``x_now``/``win`` one row per range;
-    ``q_gid`` the neuron of each post slot."""
+    ``q_gid`` the neuron of each post slot; ``act`` one row per range (see plastic_clock_run)."""
     n_thr = bounds.shape[0] - 1
     n_slots = buf.shape[0]
     n_total = v.shape[0]
@@ -495,7 +497,7 @@ def plastic_clock_run_par(step0, step1, dt, pop_start, pop_stop, pop_kind, coef,
               x_step, x_now, ps_off, ps_w, ps_q, ps_shift, ps_seg,
               q_gid, q_proj, q_last, in_ptr, in_syn,
               ev_t, ev_y, ev_prev, ev_q, ring_step, ring_lo, ring_hi, max_shift, any_online, rule,
-              out_id, scratch, win, n_spk)
+              out_id, scratch, win, n_spk, act)
     while True:
         last = step >= step1
         if not last:
@@ -800,6 +802,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
         n_spk = np.zeros(threads, dtype=np.int64)
         unit_w = np.full(n_total, np.nan)       # per-synapse weights, as ``deliver``
         win = np.empty((threads, 0), dtype=np.int64)
+    act = np.zeros((threads, engine.pop_kind.shape[0]), dtype=np.int64)   # unused (plastic_clock_run)
     work = n_steps * max(n_total, 1)
     chunk = n_steps if not (progress or (progress is None and work > _PROGRESS_WORK)) \
         else max(1, _CHUNK_WORK // max(n_total, 1))
@@ -823,7 +826,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
                     ps.rule, src_ptr, src_i,
                     spike_count, out_step, out_id, n_out,
                     rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, win, n_spk,
-                    every, wrec_idx, wrec, n_wrec)
+                    every, wrec_idx, wrec, n_wrec, act)
         else:
             reached = plastic_clock_run(
                 step, stop, dt, engine.pop_start, engine.pop_stop, engine.pop_kind, engine.coef,
@@ -836,7 +839,7 @@ def run_clock_plastic(engine, duration, rng=None, record=None, record_ids=None, 
                 ps.rule, src_ptr, src_i,
                 spike_count, out_step, out_id, n_out,
                 rec_gids, rec_v, rec_ie, rec_ii, 0, scratch, win,
-                every, wrec_idx, wrec, n_wrec)
+                every, wrec_idx, wrec, n_wrec, act[0])
         if reached < stop:
             if n_out[0] + n_total + (src_ptr[reached + 1] - src_ptr[reached]) > out_step.size:
                 out_step = np.concatenate([out_step, np.empty_like(out_step)])
