@@ -21,8 +21,9 @@ audio-image retrieval.
   the same Test items (exact McNemar per seed, paired bootstrap pooled over seeds);
 * N-MNIST: the shared recordings' Train split outside the validation ids (1,138) for training,
   the validation ids (200) for every choice, Test (100) reported; FSDD (converted to SHD's
-  schema): the official split and the speaker-held-out split, validation = 10 % of the training
-  recordings (seeded); zero-shot: see :func:`zero_shot`.
+  schema): the official split, validation = 10 % of the training recordings (seeded), and the
+  speaker-held-out split, validation = every recording of one training speaker (seeded), as
+  its Test is a speaker never heard; zero-shot: see :func:`zero_shot`.
 
 Files in DIR: ``metrics.json`` (``test_accuracy``, ``val_accuracy``, per-seed tables, the
 configuration), ``confusion.png``, ``features.png`` (PCA of the reservoir features), and for
@@ -189,7 +190,7 @@ def default_cache_dir(cache_dir=None) -> Path:
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0)
 LOGISTIC_DECAYS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 GAINS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-WINDOWS_GRID = (1, 5, 10, 25)
+WINDOWS_GRID = (1, 5, 10, 25, 50)
 
 
 def evaluate_readouts(f: dict, y: dict, seed: int, logistic: bool = True, readouts=None) -> dict:
@@ -455,20 +456,33 @@ def nmnist_data(pool=2, time_bins=50, root=None, cache_dir=None, limit=None, pro
 
 def fsdd_data(split_name: str, time_bins=50, window_ms=FSDD_WINDOW_MS, channel_group=7, root=None, val_fraction=0.1,
               limit=None):
-    """Train/val/test counts of one converted FSDD split; val: a seeded ``val_fraction`` of the
-    training recordings (generator seed 0), never the test recordings."""
-    xtr, ytr, _, itr = load_fsdd(split_name, "train", time_bins, window_ms, channel_group, root)
-    xte, yte, _, ite = load_fsdd(split_name, "test", time_bins, window_ms, channel_group, root)
-    perm = np.random.default_rng(0).permutation(ytr.size)
-    n_val = int(round(val_fraction * ytr.size))
-    val, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    """Train/val/test counts of one converted FSDD split, never the test recordings in val.
+
+    Validation mirrors the split's test condition: where the test speakers are none of the
+    training speakers (the speaker-held-out split), it is every recording of one training
+    speaker (a seeded choice, generator seed 0), so that the choices of gain, windows and penalty
+    are made on a speaker the readout has not heard, as Test asks; otherwise a seeded
+    ``val_fraction`` of the training recordings (generator seed 0)."""
+    xtr, ytr, str_, itr = load_fsdd(split_name, "train", time_bins, window_ms, channel_group, root)
+    xte, yte, ste, ite = load_fsdd(split_name, "test", time_bins, window_ms, channel_group, root)
+    held_out = str_ is not None and ste is not None and not set(np.unique(ste)) & set(np.unique(str_))
+    if held_out:
+        val_speaker = int(np.random.default_rng(0).choice(np.unique(str_)))
+        is_val = str_ == val_speaker
+        val, tr = np.flatnonzero(is_val), np.flatnonzero(~is_val)
+    else:
+        val_speaker = None
+        perm = np.random.default_rng(0).permutation(ytr.size)
+        n_val = int(round(val_fraction * ytr.size))
+        val, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     data = {"train": xtr[:, tr], "val": xtr[:, val], "test": xte}
     y = {"train": ytr[tr], "val": ytr[val], "test": yte}
     if limit is not None:
         for s in data:
             keep = np.unique(np.linspace(0, y[s].size - 1, min(limit, y[s].size)).round().astype(np.int64))
             data[s], y[s] = data[s][:, keep], y[s][keep]
-    return data, y, {"train": itr, "test": ite, "val_fraction": val_fraction, "limit": limit}
+    return data, y, {"train": itr, "test": ite, "limit": limit,
+                     "validation": ({"speaker": val_speaker} if held_out else {"fraction": val_fraction})}
 
 
 def energy_comparison(reservoir: Reservoir, counts: np.ndarray) -> dict:

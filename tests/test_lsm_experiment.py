@@ -230,3 +230,38 @@ def test_zero_shot_chooses_the_projection_on_seen_validation():
     m = Projections(30, 20, dim=8, hidden=16, generator=torch.Generator().manual_seed(0))
     e = m.embed_audio(torch.randn(5, 30))
     assert e.shape == (5, 8) and torch.allclose(e.norm(dim=1), torch.ones(5))
+
+
+@pytest.mark.parametrize("held_out", [True, False])
+def test_fsdd_validation_mirrors_the_split(tmp_path, held_out):
+    """Speaker-held-out split: validation is every recording of one training speaker, none of it
+    in training, none of it Test; a split whose Test speakers also train: a seeded 10 % of the
+    training recordings. Counts come from the files (SHD schema, the converter's layout)."""
+    from test_datasets_shd import random_samples, write_shd_file
+
+    split = "speaker-x" if held_out else "official"
+    (tmp_path / split).mkdir()
+    times, units, _ = random_samples(60, seed=1)
+    labels = np.arange(60) % 10
+    train_spk = 1 + np.arange(60) % 3                     # speakers 1, 2, 3
+    write_shd_file(tmp_path / split / "shd_train.h5", times, units, labels, speakers=train_spk)
+    test_spk = np.zeros(20) if held_out else 1 + np.arange(20) % 3
+    write_shd_file(tmp_path / split / "shd_test.h5", times[:20], units[:20], labels[:20], speakers=test_spk)
+    data, y, ident = exp.fsdd_data(split, time_bins=10, root=tmp_path)
+    n_val = y["val"].size
+    assert y["train"].size + n_val == 60 and y["test"].size == 20
+    x_all, _, spk, _ = exp.load_fsdd(split, "train", 10, root=tmp_path)
+    # each validation sample is one of the training file's recordings, and not a training one
+    flat = x_all.transpose(1, 0, 2).reshape(60, -1)
+    val_rows = [int(np.flatnonzero((flat == s.reshape(-1)).all(axis=1))[0]) for s in data["val"].transpose(1, 0, 2)]
+    train_rows = [int(np.flatnonzero((flat == s.reshape(-1)).all(axis=1))[0]) for s in data["train"].transpose(1, 0, 2)]
+    assert not set(val_rows) & set(train_rows)
+    if held_out:
+        assert ident["validation"]["speaker"] in (1, 2, 3) and n_val == 20
+        assert set(spk[val_rows]) == {ident["validation"]["speaker"]}
+        assert ident["validation"]["speaker"] not in set(spk[train_rows])
+    else:
+        assert ident["validation"] == {"fraction": 0.1} and n_val == 6
+        assert len(set(spk[val_rows])) > 1
+    again = exp.fsdd_data(split, time_bins=10, root=tmp_path)
+    assert np.array_equal(again[0]["val"], data["val"])     # seeded
