@@ -456,10 +456,6 @@ def plan_for(engine):
         return None
     plans = engine.__dict__.setdefault("_thread_plans", {})
     if threads not in plans:
-        weight = np.zeros(engine.n_total)
-        for start, stop, kind in zip(engine.pop_start, engine.pop_stop, engine.pop_kind):
-            if kind >= 0:
-                weight[start:stop] = 1.0
         plans[threads] = thread_plan(threads, engine.syn_ptr, engine.syn_post, engine.syn_off, engine.syn_w,
-                                     weight)
+                                     neuron_weight(engine))
     return plans[threads]
