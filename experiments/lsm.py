@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -43,78 +42,17 @@ import numpy as np
 from spiking.models.lsm import (Reservoir, ReservoirParams, RidgeReadout, cached_arrays, features_from_spikes,
                                 scale_weights, select_ridge)
 
+from .lsm_data import (FSDD_ROOT_DEFAULT, FSDD_SPLITS, FSDD_WINDOW_MS, NMNIST_RECORDING_US,  # noqa: F401
+                       POOLS, Inputs, fsdd_data, load_fsdd, load_nmnist, nmnist_data, nmnist_inputs, pool_frames)
+from .lsm_stats import _mean_std, mcnemar_exact, paired_bootstrap, paired_comparisons  # noqa: F401
+from .lsm_zero_shot import DIRECTIONS, seen_class_profile, zero_shot  # noqa: F401
+
 TASKS = ("nmnist", "fsdd", "zero-shot")
 DEVICES = ("ideal", "rram")
-NMNIST_RECORDING_US = 300_000
-FSDD_ROOT_DEFAULT = Path("/work/cache/fsdd_shd")
-FSDD_SPLITS = ("official", "speaker-george")
-# FSDD recordings as converted span 180-530 ms (5th-95th percentile, at most 671 ms) from their first
-# spike: a 600 ms window of 50 bins of 12 ms.
-FSDD_WINDOW_MS = 600.0
 # Per-read noise of one formed device, as a fraction of g_max: a round number (the RRAMGeneric
 # preset's default read noise, hardware/crossbar/devices.py), not a fit; RRAMRandomReservoir
 # itself defaults to no read noise.
 RRAM_READ_NOISE = 0.01
-DIRECTIONS = ("audio_to_image", "image_to_audio", "audio_to_image_prototype", "image_to_audio_prototype",
-              "audio_to_image_profile", "image_to_audio_profile")
-
-
-# -- data ---------------------------------------------------------------------------------------
-def pool_frames(frames: np.ndarray, pool: int) -> np.ndarray:
-    """N-MNIST frames [N, T, 2, 34, 34] -> counts [T, N, 2 * (34 // pool)^2] summed over pool x pool."""
-    n, t, c, h, w = frames.shape
-    if pool > 1:
-        hh, ww = h // pool, w // pool
-        frames = frames[..., :hh * pool, :ww * pool].reshape(n, t, c, hh, pool, ww, pool).sum(axis=(4, 6))
-    return np.ascontiguousarray(frames.reshape(n, t, -1).transpose(1, 0, 2))
-
-
-def load_nmnist(split: str, time_bins: int = 50, root=None, cache_dir=None, limit=None, progress=True):
-    """Event counts of one N-MNIST split: frames uint8 [N, T, 2, 34, 34] and labels [N] (a fixed
-    grid of 300 ms / T windows from the first event, as ``spiking run nmnist``)."""
-    from spiking.datasets import NMNIST, CachedDataset, ToFrames
-    frames = ToFrames(NMNIST.sensor_size, time_window=NMNIST_RECORDING_US // time_bins, n_time_bins=time_bins,
-                      dtype="uint8")
-    ds = CachedDataset(NMNIST(root=root, split=split, transform=frames), cache_dir, progress=progress)
-    if len(ds) == 0:
-        raise ValueError(f"N-MNIST split {split!r} under {root or 'the data root'} holds no recordings")
-    picks = np.arange(len(ds)) if limit is None or limit >= len(ds) else \
-        np.unique(np.linspace(0, len(ds) - 1, limit).round().astype(np.int64))
-    x = np.zeros((picks.size, time_bins, 2, 34, 34), dtype=np.uint8)
-    y = np.empty(picks.size, dtype=np.int64)
-    for i, j in enumerate(picks):
-        f, label = ds[int(j)]
-        k = min(time_bins, f.shape[0])
-        x[i, :k] = f[:k]
-        y[i] = label
-    identity = {"dataset": "nmnist", "split": split, "time_bins": time_bins, "n": int(picks.size),
-                "key": ds.key if hasattr(ds, "key") else None, "limit": limit}
-    ds.close()
-    return x, y, identity
-
-
-def load_fsdd(split_name: str, part: str, time_bins: int = 50, window_ms: float = FSDD_WINDOW_MS, channel_group: int = 7,
-              root=None):
-    """Converted FSDD (SHD schema) counts [T, N, 700 / channel_group] in ``time_bins`` bins of
-    ``window_ms / time_bins`` from each recording's first spike (later spikes dropped)."""
-    from spiking.datasets import SHD, ToChannelCounts
-    root = Path(root or os.environ.get("SPIKING_FSDD", FSDD_ROOT_DEFAULT)) / split_name
-    bin_us = window_ms * 1000.0 / time_bins
-    ds = SHD(root=root, split=part, transform=ToChannelCounts(bin_width=bin_us, n_channels=700,
-                                                               channel_group=channel_group))
-    n_in = -(-700 // channel_group)
-    x = np.zeros((time_bins, len(ds), n_in), dtype=np.uint16)
-    y = np.asarray(ds.labels, dtype=np.int64) % 10
-    for i in range(len(ds)):
-        c, _ = ds[i]
-        k = min(time_bins, c.shape[0])
-        x[:k, i] = c[:k]
-    speakers = None if ds.speakers is None else np.asarray(ds.speakers)
-    identity = {"dataset": "fsdd", "split": split_name, "part": part, "path": str(ds.path),
-                "mtime": os.path.getmtime(ds.path), "time_bins": time_bins, "window_ms": window_ms,
-                "channel_group": channel_group}
-    ds.close()
-    return x, y, speakers, identity
 
 
 # -- reservoirs and features --------------------------------------------------------------------
@@ -223,92 +161,6 @@ def _val_only(f: dict, y: dict, readout: str, seed: int) -> tuple[float, float]:
 
 
 # -- paired comparisons on the same Test items --------------------------------------------------
-def mcnemar_exact(correct_a, correct_b) -> dict:
-    """Exact two-sided McNemar test of two classifiers on the same items (McNemar, Psychometrika
-    1947; the exact binomial form recommended by Dietterich, Neural Comput. 1998): of the ``n01``
-    items only ``a`` gets right and the ``n10`` only ``b`` gets right, under "equal accuracy" each
-    discordant item is a fair coin; p = min(1, 2 P[Binomial(n01 + n10, 1/2) <= min(n01, n10)])."""
-    a = np.asarray(correct_a, dtype=bool)
-    b = np.asarray(correct_b, dtype=bool)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"correct_a {a.shape} and correct_b {b.shape}: expected two [n] arrays")
-    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    n = only_a + only_b
-    k = min(only_a, only_b)
-    p = 1.0 if n == 0 else min(1.0, 2.0 * sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n)
-    return {"only_a": only_a, "only_b": only_b, "difference": float(a.mean() - b.mean()), "p_value": p}
-
-
-def paired_bootstrap(correct_a, correct_b, rng: np.random.Generator, n_boot: int = 10000, level: float = 0.95) -> dict:
-    """Paired bootstrap over items of the difference of mean accuracy (Efron & Tibshirani 1993,
-    ch. 13, percentile interval): ``correct_a``, ``correct_b`` [seeds, n] (or [n]) correctness on
-    the same ``n`` items; each resample draws ``n`` items with replacement, the same items for
-    every seed and both classifiers, and takes the mean over seeds of a's accuracy minus b's. It
-    measures the uncertainty from the finite set of Test items, not that from drawing reservoirs
-    (the seed-to-seed spread). Returns the difference, the ``level`` interval, the fraction of
-    resamples with a difference <= 0 (one-sided bootstrap p of "a beats b") and >= 0."""
-    a = np.atleast_2d(np.asarray(correct_a, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(correct_b, dtype=np.float64))
-    if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"correct_a {a.shape} and correct_b {b.shape}: expected two [seeds, n] arrays")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng: expected a numpy.random.Generator")
-    _positive_int_arg("n_boot", n_boot)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level={level!r}: expected a value in (0, 1)")
-    d = (a - b).mean(axis=0)                          # per item, mean over seeds
-    n = d.size
-    boots = np.empty(n_boot)
-    for i in range(0, n_boot, 1000):                   # chunks: bounded memory
-        m = min(1000, n_boot - i)
-        boots[i:i + m] = d[rng.integers(0, n, (m, n))].mean(axis=1)
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return {"difference": float(d.mean()), "ci": [float(lo), float(hi)], "level": level, "n_items": int(n),
-            "n_seeds": int(a.shape[0]), "n_boot": int(n_boot), "p_le_0": float(np.mean(boots <= 0)),
-            "p_ge_0": float(np.mean(boots >= 0))}
-
-
-def _positive_int_arg(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r}: expected a positive integer")
-
-
-def paired_comparisons(runs: dict, table: dict, y_test, seed: int = 0, n_boot: int = 10000) -> dict:
-    """Reservoir against raw counts and RRAM against software on the same Test items: for the
-    readout chosen on validation for each side and for each readout on both sides, per seed the
-    exact McNemar test (:func:`mcnemar_exact`), pooled over seeds the paired bootstrap
-    (:func:`paired_bootstrap`, generator seeded with ``seed``)."""
-    y_test = np.asarray(y_test)
-    readouts = [ro for ro in ("ridge", "logistic") if all(ro in r for rs in runs.values() for r in rs)]
-    out = {}
-    for name, (ka, kb) in {"ideal_vs_raw": ("ideal", "raw"), "rram_vs_raw": ("rram", "raw"),
-                           "rram_vs_ideal": ("rram", "ideal")}.items():
-        if ka not in runs or kb not in runs:
-            continue
-        pairs = [(f"chosen ({table[ka]['chosen_readout']} vs {table[kb]['chosen_readout']})",
-                  table[ka]["chosen_readout"], table[kb]["chosen_readout"])]
-        pairs += [(ro, ro, ro) for ro in readouts]
-        rows = {}
-        for label, ra, rb in pairs:
-            by_seed_b = {r["seed"]: r for r in runs[kb]}
-            ca, cb, per_seed = [], [], []
-            for r in runs[ka]:
-                a = np.asarray(r[ra]["test_pred"]) == y_test
-                b = np.asarray(by_seed_b[r["seed"]][rb]["test_pred"]) == y_test
-                ca.append(a)
-                cb.append(b)
-                per_seed.append(dict(mcnemar_exact(a, b), seed=r["seed"]))
-            boot = paired_bootstrap(np.stack(ca), np.stack(cb), np.random.default_rng([seed, 11]), n_boot)
-            rows[label] = {"a": f"{ka} {ra}", "b": f"{kb} {rb}", "per_seed_mcnemar": per_seed, "pooled_bootstrap": boot}
-        out[name] = rows
-    return out
-
-
-def _mean_std(values):
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "values": v.tolist()}
-
-
 def _features(spikes: dict, windows: int) -> dict:
     return {s: features_from_spikes(v, windows) for s, v in spikes.items()}
 
@@ -318,44 +170,63 @@ def _subset(y, n, rng):
     return np.arange(len(y)) if n >= len(y) else np.sort(rng.permutation(len(y))[:n])
 
 
-def classification(data: dict, y: dict, data_identity: dict, tag: str, base: ReservoirParams, *, device="ideal",
+def classification(inputs, y: dict, base: ReservoirParams, *, device="ideal",
                    seeds=(0, 1, 2, 3, 4), gains=GAINS, windows_grid=WINDOWS_GRID, cache_dir=None,
                    logistic=True, learning_curve=(100, 300, 1000), sensitivity=True, progress=True) -> dict:
-    """The classification protocol. For each readout (ridge; logistic unless ``logistic=False``)
-    the input gain and feature windows are chosen on that readout's validation accuracy (software
-    reservoir, seed 0; ties: fewer windows, then the smaller gain), and the raw-count baseline's
-    windows likewise (the same grid, the same readouts, the same rule); then for every seed the
+    """The classification protocol over ``inputs`` (one or more :class:`Inputs`, preprocessings
+    of the same recordings, labels ``y``). For each readout (ridge; logistic unless
+    ``logistic=False``) the input, the input gain and the feature windows are chosen on that
+    readout's validation accuracy (software reservoir, seed 0; ties: fewer windows, then the
+    smaller gain, then fewer inputs), and the raw-count baseline's input and windows likewise
+    (the same grid, the same readouts; ties: fewer features); then for every seed the
     software and rram reservoirs and the raw counts with each readout in its own choice; the
     readout of each kind chosen by mean validation accuracy; Test only reported, with paired
     comparisons on the Test items (:func:`paired_comparisons`); learning curve and recurrence
     sensitivity with the ridge readout in its choice."""
+    inputs = [inputs] if isinstance(inputs, Inputs) else list(inputs)
+    if not inputs or len({i.name for i in inputs}) != len(inputs):
+        raise ValueError(f"inputs {[i.name for i in inputs]}: expected at least one, with distinct names")
+    for inp in inputs:
+        sizes = {s: int(x.shape[1]) for s, x in inp.data.items()}
+        if sizes != {s: int(np.asarray(v).size) for s, v in y.items()}:
+            raise ValueError(f"inputs {inp.name!r}: recordings per split {sizes}, expected the labels' "
+                             f"{ {s: int(np.asarray(v).size) for s, v in y.items()} }")
+    by_name = {i.name: i for i in inputs}
     cache_dir = default_cache_dir(cache_dir)
     t0 = time.time()
     readouts = ("ridge", "logistic") if logistic else ("ridge",)
     search = []
-    for gain in gains:
-        p = replace(base, input_gain=float(gain))
-        spikes = reservoir_spikes_cached(make_reservoir(p, "ideal", 0), data, data_identity, cache_dir, tag, 0, progress)
+    for inp in inputs:
+        b_in = replace(base, n_inputs=inp.n_inputs)
+        for gain in gains:
+            p = replace(b_in, input_gain=float(gain))
+            spikes = reservoir_spikes_cached(make_reservoir(p, "ideal", 0), inp.data, inp.identity, cache_dir, inp.tag,
+                                             0, progress)
+            for w in windows_grid:
+                f = _features(spikes, w)
+                row = {"input": inp.name, "n_inputs": inp.n_inputs, "input_gain": float(gain), "windows": int(w),
+                       "spikes_per_unit_per_bin": float(spikes["train"].mean())}
+                for ro in readouts:
+                    row[f"{ro}_val_accuracy"], row[f"{ro}_hyper"] = _val_only(f, y, ro, 0)
+                search.append(row)
+    chosen = {ro: max(search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"], -r["input_gain"], -r["n_inputs"]))
+              for ro in readouts}
+    params_by = {ro: replace(base, n_inputs=c["n_inputs"], input_gain=c["input_gain"], windows=c["windows"])
+                 for ro, c in chosen.items()}
+    input_by = {ro: by_name[c["input"]] for ro, c in chosen.items()}
+    params, inp_ridge = params_by["ridge"], input_by["ridge"]
+    raw_search = []
+    for inp in inputs:
         for w in windows_grid:
-            f = _features(spikes, w)
-            row = {"input_gain": float(gain), "windows": int(w), "spikes_per_unit_per_bin": float(spikes["train"].mean())}
+            f = _features(inp.data, w)
+            row = {"input": inp.name, "n_inputs": inp.n_inputs, "windows": int(w)}
             for ro in readouts:
                 row[f"{ro}_val_accuracy"], row[f"{ro}_hyper"] = _val_only(f, y, ro, 0)
-            search.append(row)
-    chosen = {ro: max(search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"], -r["input_gain"]))
-              for ro in readouts}
-    params_by = {ro: replace(base, input_gain=c["input_gain"], windows=c["windows"]) for ro, c in chosen.items()}
-    params = params_by["ridge"]
-    raw_search = []
-    for w in windows_grid:
-        f = _features(data, w)
-        row = {"windows": int(w)}
-        for ro in readouts:
-            row[f"{ro}_val_accuracy"], row[f"{ro}_hyper"] = _val_only(f, y, ro, 0)
-        raw_search.append(row)
-    raw_w_by = {ro: max(raw_search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"]))["windows"]
-                for ro in readouts}
-    f_raw_by = {ro: _features(data, w) for ro, w in raw_w_by.items()}
+            raw_search.append(row)
+    raw_chosen = {ro: max(raw_search, key=lambda r: (r[f"{ro}_val_accuracy"], -r["windows"] * r["n_inputs"]))
+                  for ro in readouts}
+    raw_w_by = {ro: c["windows"] for ro, c in raw_chosen.items()}
+    f_raw_by = {ro: _features(by_name[c["input"]].data, c["windows"]) for ro, c in raw_chosen.items()}
     t_search = time.time() - t0
 
     runs = {"ideal": [], "rram": [], "raw": []}
@@ -365,20 +236,21 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
             r = {"seed": seed}
             for ro in readouts:
                 pr = params_by[ro]
-                spikes = reservoir_spikes_cached(make_reservoir(pr, dev, seed), data, data_identity, cache_dir, tag,
-                                                 seed, progress)
+                inp = input_by[ro]
+                spikes = reservoir_spikes_cached(make_reservoir(pr, dev, seed), inp.data, inp.identity, cache_dir,
+                                                 inp.tag, seed, progress)
                 f = _features(spikes, pr.windows)
                 if seed == seeds[0]:
                     feats0.setdefault(dev, {})[ro] = f
                 r.update(evaluate_readouts(f, y, seed, readouts=(ro,)))
-                r[ro]["input_gain"], r[ro]["windows"] = pr.input_gain, pr.windows
+                r[ro]["input"], r[ro]["input_gain"], r[ro]["windows"] = inp.name, pr.input_gain, pr.windows
                 r[ro]["spikes_per_unit_per_bin"] = float(spikes["train"].mean())
             runs[dev].append(r)
     for seed in seeds:
         r = {"seed": seed}
         for ro in readouts:
             r.update(evaluate_readouts(f_raw_by[ro], y, seed, readouts=(ro,)))
-            r[ro]["windows"] = raw_w_by[ro]
+            r[ro]["input"], r[ro]["windows"] = raw_chosen[ro]["input"], raw_w_by[ro]
         runs["raw"].append(r)
     table = {}
     for kind, rs in runs.items():
@@ -387,7 +259,6 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
         # the readout of this reservoir chosen on validation (mean over seeds)
         table[kind]["chosen_readout"] = max(readouts, key=lambda ro: table[kind][ro]["val_accuracy"]["mean"])
     f_raw = f_raw_by["ridge"]
-    raw_w = raw_w_by["ridge"]
     t_runs = time.time() - t0 - t_search
 
     curve = {}
@@ -399,8 +270,8 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
                 accs, vals = [], []
                 for seed in seeds:
                     if kind == "ideal":
-                        spikes = reservoir_spikes_cached(make_reservoir(params, "ideal", seed), data, data_identity,
-                                                         cache_dir, tag, seed, progress)
+                        spikes = reservoir_spikes_cached(make_reservoir(params, "ideal", seed), inp_ridge.data,
+                                                         inp_ridge.identity, cache_dir, inp_ridge.tag, seed, progress)
                         f = _features(spikes, params.windows)
                     else:
                         f = f_raw
@@ -419,8 +290,8 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
             p = replace(params, recurrence=rec, spectral_radius=rho if rho is not None else params.spectral_radius)
             vals, tests, rates = [], [], []
             for seed in seeds[:3]:
-                spikes = reservoir_spikes_cached(make_reservoir(p, "ideal", seed), data, data_identity, cache_dir, tag,
-                                                 seed, progress)
+                spikes = reservoir_spikes_cached(make_reservoir(p, "ideal", seed), inp_ridge.data, inp_ridge.identity,
+                                                 cache_dir, inp_ridge.tag, seed, progress)
                 f = _features(spikes, p.windows)
                 alpha, sc = select_ridge(f["train"], y["train"], f["val"], y["val"], RIDGE_ALPHAS)
                 vals.append(sc[alpha])
@@ -431,10 +302,11 @@ def classification(data: dict, y: dict, data_identity: dict, tag: str, base: Res
                          "spikes_per_unit_per_bin": float(np.mean(rates))})
     paired = paired_comparisons(runs, table, y["test"])
     return {"search": search, "chosen": chosen, "raw_search": raw_search, "raw_windows": raw_w_by,
+            "raw_chosen": raw_chosen, "inputs": [i.name for i in inputs],
             "params": asdict(params), "params_by_readout": {ro: asdict(v) for ro, v in params_by.items()},
             "runs": runs, "table": table, "paired": paired, "learning_curve": curve, "sensitivity": sens,
             "seconds": {"search": t_search, "runs": t_runs, "total": time.time() - t0},
-            "_features": feats0, "_f_raw": f_raw}
+            "_features": feats0, "_f_raw": f_raw, "_inputs": input_by}
 
 
 def headline(result: dict, device: str) -> dict:
@@ -446,45 +318,6 @@ def headline(result: dict, device: str) -> dict:
 
 
 # -- tasks --------------------------------------------------------------------------------------
-def nmnist_data(pool=2, time_bins=50, root=None, cache_dir=None, limit=None, progress=True):
-    data, y, ident = {}, {}, {"pool": pool}
-    for split in ("train", "val", "test"):
-        frames, labels, i = load_nmnist(split, time_bins, root, cache_dir, limit, progress)
-        data[split], y[split], ident[split] = pool_frames(frames, pool), labels, i
-    return data, y, ident
-
-
-def fsdd_data(split_name: str, time_bins=50, window_ms=FSDD_WINDOW_MS, channel_group=7, root=None, val_fraction=0.1,
-              limit=None):
-    """Train/val/test counts of one converted FSDD split, never the test recordings in val.
-
-    Validation mirrors the split's test condition: where the test speakers are none of the
-    training speakers (the speaker-held-out split), it is every recording of one training
-    speaker (a seeded choice, generator seed 0), so that the choices of gain, windows and penalty
-    are made on a speaker the readout has not heard, as Test asks; otherwise a seeded
-    ``val_fraction`` of the training recordings (generator seed 0)."""
-    xtr, ytr, str_, itr = load_fsdd(split_name, "train", time_bins, window_ms, channel_group, root)
-    xte, yte, ste, ite = load_fsdd(split_name, "test", time_bins, window_ms, channel_group, root)
-    held_out = str_ is not None and ste is not None and not set(np.unique(ste)) & set(np.unique(str_))
-    if held_out:
-        val_speaker = int(np.random.default_rng(0).choice(np.unique(str_)))
-        is_val = str_ == val_speaker
-        val, tr = np.flatnonzero(is_val), np.flatnonzero(~is_val)
-    else:
-        val_speaker = None
-        perm = np.random.default_rng(0).permutation(ytr.size)
-        n_val = int(round(val_fraction * ytr.size))
-        val, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    data = {"train": xtr[:, tr], "val": xtr[:, val], "test": xte}
-    y = {"train": ytr[tr], "val": ytr[val], "test": yte}
-    if limit is not None:
-        for s in data:
-            keep = np.unique(np.linspace(0, y[s].size - 1, min(limit, y[s].size)).round().astype(np.int64))
-            data[s], y[s] = data[s][:, keep], y[s][keep]
-    return data, y, {"train": itr, "test": ite, "limit": limit,
-                     "validation": ({"speaker": val_speaker} if held_out else {"fraction": val_fraction})}
-
-
 def energy_comparison(reservoir: Reservoir, counts: np.ndarray) -> dict:
     """Energy per inference of the reservoir on one sample: the network description on the
     crossbar backend (``CrossbarEngine`` with the ``rram_random_reservoir`` device, priced by the
@@ -512,89 +345,6 @@ def energy_comparison(reservoir: Reservoir, counts: np.ndarray) -> dict:
             except Exception as err:  # noqa: BLE001
                 out[f"{target}/{mode}"] = f"not priced: {err}"
     return out
-
-
-def seen_class_profile(z, z_train, y_train, seen):
-    """Profiles [n, len(seen)]: cosine similarity of each row of ``z`` to the mean training feature
-    of each seen class (same modality, standardised features), centred and scaled to unit length
-    per row, so that the dot product of two profiles is their Pearson correlation. Profiles of two
-    modalities are comparable (one entry per seen class) without any training: the
-    "semantic output code" idea of Palatucci et al. (NeurIPS 2009) with the seen classes as the
-    code. It asks whether an unseen class resembles the seen ones alike in both modalities."""
-    import torch
-    import torch.nn.functional as F
-    y_train = np.asarray(y_train)
-    protos = torch.stack([z_train[torch.as_tensor(y_train == c)].mean(0) for c in seen])
-    sim = F.normalize(z, dim=1) @ F.normalize(protos, dim=1).T
-    return F.normalize(sim - sim.mean(1, keepdim=True), dim=1)
-
-
-def zero_shot(image: dict, y_image: dict, audio: dict, y_audio: dict, *, seen=(1, 2, 3, 4, 5, 6, 7), unseen=(8, 9),
-              seeds=(0, 1, 2, 3, 4), dim=64, temperatures=(0.05, 0.1, 0.2), hiddens=(0, 256), steps=1500) -> dict:
-    """Zero-shot retrieval: projections trained on digit-matched (audio, image) pairs of the seen
-    classes (training splits), temperature and projection (``hiddens``: 0 linear, > 0 an MLP with
-    that many hidden ReLU units) chosen on the seen classes' validation items; reported:
-    top-1 retrieval (nearest item by dot product has the query's class; and, ``*_prototype``, the
-    nearest class-mean embedding of the gallery is the query's class) on the seen classes' Test
-    items and on every item of the unseen classes outside the training splits, both directions,
-    against chance (1 / number of classes in the gallery)."""
-    import torch
-
-    from spiking.models.lsm import Standardizer
-    from spiking.nn.readout import prototype_top1, retrieval_top1, train_projections
-    seen, unseen = np.asarray(seen), np.asarray(unseen)
-    if np.intersect1d(seen, unseen).size:
-        raise ValueError(f"seen {seen.tolist()} and unseen {unseen.tolist()} classes overlap")
-    tr_a, tr_i = np.isin(y_audio["train"], seen), np.isin(y_image["train"], seen)
-    sa, si = Standardizer.fit(audio["train"][tr_a]), Standardizer.fit(image["train"][tr_i])
-
-    def pick(feats, labels, scaler, splits, classes):
-        x = np.concatenate([feats[s][np.isin(labels[s], classes)] for s in splits])
-        lab = np.concatenate([labels[s][np.isin(labels[s], classes)] for s in splits])
-        return torch.as_tensor(scaler(x), dtype=torch.float32), lab
-
-    za, ya = pick(audio, y_audio, sa, ["train"], seen)
-    zi, yi = pick(image, y_image, si, ["train"], seen)
-    evals = {"val_seen": (["val"], seen), "test_seen": (["test"], seen), "unseen": (["val", "test"], unseen)}
-    sets = {k: (pick(audio, y_audio, sa, s, c), pick(image, y_image, si, s, c)) for k, (s, c) in evals.items()}
-
-    # training-free reference: every item as its profile of similarities to the seen classes'
-    # training prototypes in its own modality, retrieved across modalities by profile correlation
-    profiles = {k: (seen_class_profile(qa, za, ya, seen), seen_class_profile(qi, zi, yi, seen))
-                for k, ((qa, _), (qi, _)) in sets.items()}
-
-    def score(model, key):
-        (qa, la), (qi, li) = sets[key]
-        pa, pi = profiles[key]
-        with torch.no_grad():
-            ea, ei = model.embed_audio(qa), model.embed_image(qi)
-        return {"audio_to_image": retrieval_top1(ea, la, ei, li), "image_to_audio": retrieval_top1(ei, li, ea, la),
-                "audio_to_image_prototype": prototype_top1(ea, la, ei, li),
-                "image_to_audio_prototype": prototype_top1(ei, li, ea, la),
-                "audio_to_image_profile": retrieval_top1(pa, la, pi, li),
-                "image_to_audio_profile": retrieval_top1(pi, li, pa, la)}
-
-    rows = []
-    for seed in seeds:
-        cands = []
-        for hidden in hiddens:
-            for temp in temperatures:
-                m = train_projections(za.numpy(), ya, zi.numpy(), yi, dim=dim, temperature=temp, steps=steps, seed=seed,
-                                      hidden=int(hidden))
-                v = score(m, "val_seen")
-                cands.append((0.5 * (v["audio_to_image"] + v["image_to_audio"]), -int(hidden), -temp, m, v))
-        # best seen-class validation retrieval; ties: the linear map, then the lower temperature
-        _, neg_hidden, neg_temp, model, v = max(cands, key=lambda c: c[:3])
-        rows.append({"seed": seed, "temperature": -neg_temp, "hidden": -neg_hidden, "val_seen": v,
-                     "test_seen": score(model, "test_seen"), "unseen": score(model, "unseen"),
-                     "candidates": [{"hidden": -c[1], "temperature": -c[2], "val_seen": c[0],
-                                     "unseen": score(c[3], "unseen")} for c in cands]})
-    summary = {}
-    for key in ("val_seen", "test_seen", "unseen"):
-        summary[key] = {d: _mean_std([r[key][d] for r in rows]) for d in DIRECTIONS}
-    summary["chance"] = {"seen": 1.0 / seen.size, "unseen": 1.0 / unseen.size}
-    summary["n_items"] = {k: {"audio": int(len(a[1])), "image": int(len(i[1]))} for k, (a, i) in sets.items()}
-    return {"per_seed": rows, "summary": summary, "seen": seen.tolist(), "unseen": unseen.tolist(), "dim": dim}
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -679,7 +429,7 @@ def _plots(result, y, out: Path, device: str, name: str):
                   f"{name} reservoir features ({device}), validation")
 
 
-def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=200, time_bins=50, pool=2,
+def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=200, time_bins=50, pools=POOLS, pool=2,
         gains=GAINS, windows_grid=WINDOWS_GRID, input_gain=32.0, audio_gain=64.0, windows=5, audio_windows=None,
         logistic=True,
         energy=True, zero_shot_steps=1500,
@@ -700,10 +450,10 @@ def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=20
     t0 = time.time()
     metrics = {"task": task, "device": device, "seeds": list(seeds)}
     if task == "nmnist":
-        data, y, ident = nmnist_data(pool, time_bins, data_root, None, limit, progress)
-        base = ReservoirParams(n_inputs=data["train"].shape[2], n_units=n_units, time_bins=time_bins,
+        inputs, y = nmnist_inputs(pools, time_bins, data_root, None, limit, progress)
+        base = ReservoirParams(n_inputs=inputs[0].n_inputs, n_units=n_units, time_bins=time_bins,
                                dt=NMNIST_RECORDING_US / 1000.0 / time_bins)
-        res = classification(data, y, ident, f"nmnist-p{pool}", base, device=device, seeds=seeds, gains=gains,
+        res = classification(inputs, y, base, device=device, seeds=seeds, gains=gains,
                              windows_grid=windows_grid, cache_dir=cache_dir, logistic=logistic, progress=progress,
                              learning_curve=learning_curve, sensitivity=sensitivity)
         metrics.update(headline(res, device))
@@ -711,16 +461,18 @@ def run(out, *, task="nmnist", device="ideal", seeds=(0, 1, 2, 3, 4), n_units=20
         metrics["nmnist"] = _strip(res)
         _plots(res, y, out, device, "N-MNIST")
         if energy:
-            params = ReservoirParams(**res["params_by_readout"][res["table"][device]["chosen_readout"]])
+            ro = res["table"][device]["chosen_readout"]
+            params = ReservoirParams(**res["params_by_readout"][ro])
             metrics["energy_per_inference_j"] = _energy_or_gap(make_reservoir(params, device, seeds[0]),
-                                                               data["test"][:, 0])
+                                                               res["_inputs"][ro].data["test"][:, 0])
     elif task == "fsdd":
         metrics["splits"] = {}
         for i, split in enumerate(FSDD_SPLITS):
             data, y, ident = fsdd_data(split, time_bins, root=fsdd_root, limit=limit)
             base = ReservoirParams(n_inputs=data["train"].shape[2], n_units=n_units, time_bins=time_bins,
                                    dt=FSDD_WINDOW_MS / time_bins)
-            res = classification(data, y, ident, f"fsdd-{split}", base, device=device, seeds=seeds, gains=gains,
+            res = classification(Inputs(split, data, ident, f"fsdd-{split}"), y, base, device=device, seeds=seeds,
+                                 gains=gains,
                                  windows_grid=windows_grid, cache_dir=cache_dir, logistic=logistic,
                                  learning_curve=None, sensitivity=False, progress=progress)
             h = headline(res, device)
@@ -786,7 +538,11 @@ def add_arguments(parser):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--time-bins", type=int, default=50)
-    parser.add_argument("--pool", type=int, default=2, help="N-MNIST: sum pool x pool pixels per input channel")
+    parser.add_argument("--pools", type=int, nargs="+", default=list(POOLS),
+                        help="N-MNIST classification: input resolutions searched on validation (sums over pool x pool "
+                             "pixels per polarity)")
+    parser.add_argument("--pool", type=int, default=2,
+                        help="zero-shot: pool x pool pixels per input of the image reservoir")
     parser.add_argument("--gains", type=float, nargs="+", default=list(GAINS),
                         help="input gains searched on validation (classification)")
     parser.add_argument("--windows-grid", type=int, nargs="+", default=list(WINDOWS_GRID),
@@ -813,15 +569,13 @@ def add_arguments(parser):
 def main(args) -> int:
     out = args.out or Path("out") / f"lsm-{args.task}-{args.device}"
     m = run(out, task=args.task, device=args.device, seeds=tuple(args.seeds), n_units=args.units,
-            time_bins=args.time_bins, pool=args.pool, gains=tuple(args.gains), windows_grid=tuple(args.windows_grid),
+            time_bins=args.time_bins, pools=tuple(args.pools), pool=args.pool, gains=tuple(args.gains), windows_grid=tuple(args.windows_grid),
             input_gain=args.input_gain, audio_gain=args.audio_gain, windows=args.windows, audio_windows=args.audio_windows,
             zero_shot_steps=args.zero_shot_steps, logistic=not args.no_logistic,
             energy=not args.no_energy, data_root=args.data_root, cache_dir=args.cache_dir, fsdd_root=args.fsdd_root,
             limit=args.limit, threads=args.threads, progress=not args.no_progress)
     print(f"{args.task} ({args.device}): test {m['test_accuracy']:.4f}, val {m['val_accuracy']:.4f} -> {out}/metrics.json")
     if args.task in ("nmnist", "fsdd"):
-        tables = [("", m["nmnist"]["table"])] if args.task == "nmnist" else \
-            [(f"{k}: ", v["table"]) for k, v in m["splits"].items()]
         results = [("", m["nmnist"])] if args.task == "nmnist" else [(f"{k}: ", v) for k, v in m["splits"].items()]
         for prefix, res in results:
             for kind, t in res["table"].items():

@@ -5,10 +5,11 @@
 * data: ``DIR/shd_train.h5`` and ``DIR/shd_test.h5`` in SHD's schema, the real SHD files
   (Cramer et al. 2022) or FSDD converted by ``spiking convert fsdd`` (``DIR = .../official`` or
   ``.../speaker-NAME``); 700 channels summed in groups of 5 (140 inputs), 10 ms bins from the
-  first spike, at most ``--max-time-bins`` bins. A validation split (``--val-fraction``, default
-  10 %, stratified by class, drawn with a fixed generator independent of ``--seed``) is held out
-  of the training file: model selection uses it only, and the test file is evaluated once, with
-  the selected model;
+  first spike, at most ``--max-time-bins`` bins. A validation split (drawn with a fixed generator
+  independent of ``--seed``) is held out of the training file: every recording of one training
+  speaker where the test speakers are none of the training speakers (a speaker-held-out split),
+  else ``--val-fraction`` (default 10 %) of each class; model selection uses it only, and the
+  test file is evaluated once, with the selected model;
 * model, the authors' SHD configuration (Hammouamri et al., ICLR 2024; ``Thvnvtos/SNN-delays``
   ``best_config_SHD.py``): 2 hidden layers of 256, each a delayed linear layer (M = 25 taps:
   250 ms at 10 ms), batch norm, LIF (tau 10.05 ms at dt 10 ms in SpikingJelly's Euler form,
@@ -83,24 +84,41 @@ def config(delays="learned", quick=False, epochs=None, batch_size=None, hidden=N
 
 
 def load(root: Path, split: str, max_time_bins: int):
-    """Spike counts ``[T_i, 140]`` float32 per sample, labels, and the class names of one file."""
+    """Spike counts ``[T_i, 140]`` float32 per sample, labels, the class names and the speakers
+    (``None`` where the file has none) of one file."""
     from spiking.datasets import SHD, ToChannelCounts
 
     ds = SHD(root, split, transform=ToChannelCounts(bin_width=1000.0 * DT_MS, n_channels=700, channel_group=5))
     xs = [ds[i][0][:max_time_bins] for i in range(len(ds))]
+    speakers = None if ds.speakers is None else np.asarray(ds.speakers).copy()
     ds.close()
-    return xs, ds.labels.copy(), ds.classes
+    return xs, ds.labels.copy(), ds.classes, speakers
 
 
-def validation_split(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(train positions, validation positions): ``fraction`` of each class, drawn with a fixed seed."""
+def validation_split(labels: np.ndarray, fraction: float, speakers=None, test_speakers=None):
+    """(train positions, validation positions, what the validation is), drawn with a fixed seed.
+
+    Validation mirrors the test condition: where no test speaker is a training speaker (FSDD's
+    speaker-held-out splits), it is every recording of one training speaker, so that the epoch is
+    chosen on a voice the network has not heard, as the test asks; otherwise (real SHD, whose test
+    speakers include training speakers, and FSDD's official split) ``fraction`` of each class."""
     rng = np.random.default_rng(SPLIT_SEED)
+    labels = np.asarray(labels)
+    if speakers is not None and test_speakers is not None:
+        speakers, test_speakers = np.asarray(speakers), np.asarray(test_speakers)
+        if speakers.shape != labels.shape:
+            raise ValueError(f"speakers of shape {speakers.shape}: expected one per label, {labels.shape}")
+        train_set = np.unique(speakers)
+        if train_set.size > 1 and not np.intersect1d(train_set, np.unique(test_speakers)).size:
+            held = int(rng.choice(train_set))
+            val = np.flatnonzero(speakers == held)
+            return np.flatnonzero(speakers != held), val, {"speaker": held}
     val = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         val.extend(rng.choice(idx, size=max(1, int(round(fraction * idx.size))), replace=False).tolist())
     val = np.sort(np.array(val, dtype=np.int64))
-    return np.setdiff1d(np.arange(labels.size), val), val
+    return np.setdiff1d(np.arange(labels.size), val), val, {"fraction": fraction, "stratified": "by class"}
 
 
 def batches(xs, ys, idx, batch_size, generator=None):
@@ -227,10 +245,10 @@ def run(data, out=None, *, threads=None, progress=True, **options) -> dict:
     cfg["data"] = str(data)
 
     t0 = time.perf_counter()
-    xs, ys, classes = load(data, "train", cfg["max_time_bins"])
-    xs_test, ys_test, _ = load(data, "test", cfg["max_time_bins"])
+    xs, ys, classes, speakers = load(data, "train", cfg["max_time_bins"])
+    xs_test, ys_test, _, test_speakers = load(data, "test", cfg["max_time_bins"])
     n_classes = max(len(classes), int(ys.max()) + 1)
-    train_idx, val_idx = validation_split(ys, cfg["val_fraction"])
+    train_idx, val_idx, cfg["validation"] = validation_split(ys, cfg["val_fraction"], speakers, test_speakers)
     test_idx = np.arange(len(ys_test))
     cfg["samples"] = {"train": int(train_idx.size), "val": int(val_idx.size), "test": int(test_idx.size)}
     cfg["classes"] = n_classes

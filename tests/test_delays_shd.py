@@ -39,6 +39,7 @@ def test_run_writes_metrics_curves_and_delays(converted, tmp_path, mode):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["test_accuracy"] == m["test_accuracy"] and 0.0 <= m["test_accuracy"] <= 1.0
     assert saved["config"]["samples"] == {"train": 18, "val": 6, "test": 12}
+    assert saved["config"]["validation"]["fraction"] == 0.2     # the official split: both speakers in test
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "model.pt").is_file()
     assert (out / "delays.png").is_file() == (mode != "none")
     hist = m["epochs"]
@@ -54,10 +55,27 @@ def test_run_writes_metrics_curves_and_delays(converted, tmp_path, mode):
 
 def test_validation_split_is_stratified_and_independent_of_the_seed():
     labels = np.repeat(np.arange(10), 30)
-    train, val = shd.validation_split(labels, 0.1)
+    train, val, what = shd.validation_split(labels, 0.1)
     assert np.intersect1d(train, val).size == 0 and train.size + val.size == 300
-    assert np.array_equal(np.bincount(labels[val]), np.full(10, 3))
+    assert np.array_equal(np.bincount(labels[val]), np.full(10, 3)) and what["fraction"] == 0.1
     assert np.array_equal(shd.validation_split(labels, 0.1)[1], val)
+    # test speakers that also speak in training (real SHD): still the stratified fraction
+    speakers = np.tile(np.arange(5), 60)
+    assert np.array_equal(shd.validation_split(labels, 0.1, speakers, np.array([4, 7]))[1], val)
+
+
+def test_speaker_held_out_split_validates_on_one_whole_training_speaker():
+    labels = np.repeat(np.arange(10), 30)
+    speakers = np.tile(np.arange(5), 60)
+    train, val, what = shd.validation_split(labels, 0.1, speakers, np.array([9, 9, 9]))
+    held = what["speaker"]
+    assert held in range(5) and np.array_equal(val, np.flatnonzero(speakers == held))
+    assert np.array_equal(train, np.flatnonzero(speakers != held))
+    assert held not in speakers[train] and val.size == 60
+    # a single training speaker cannot be held out: the fraction again
+    assert "fraction" in shd.validation_split(labels, 0.1, np.zeros(300, int), np.array([9]))[2]
+    with pytest.raises(ValueError, match="speakers of shape"):
+        shd.validation_split(labels, 0.1, speakers[:10], np.array([9]))
 
 
 @pytest.mark.parametrize("kwargs, match", [

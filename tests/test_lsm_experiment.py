@@ -115,7 +115,8 @@ def _nmnist_available():
 
 @pytest.mark.skipif(not _nmnist_available(), reason="shared N-MNIST recordings not found")
 def test_short_nmnist_run_writes_metrics(tmp_path):
-    kw = dict(task="nmnist", seeds=(0,), gains=(2.0,), windows_grid=(1,), logistic=False, energy=False, limit=40,
+    kw = dict(task="nmnist", seeds=(0,), gains=(2.0,), windows_grid=(1,), pools=(2, 4), logistic=False, energy=False,
+              limit=40,
               cache_dir=tmp_path / "cache", progress=False, learning_curve=None, sensitivity=False)
     m = exp.run(tmp_path / "out", **kw)
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -265,3 +266,51 @@ def test_fsdd_validation_mirrors_the_split(tmp_path, held_out):
         assert len(set(spk[val_rows])) > 1
     again = exp.fsdd_data(split, time_bins=10, root=tmp_path)
     assert np.array_equal(again[0]["val"], data["val"])     # seeded
+
+
+def _two_inputs(n=(60, 30, 30), seed=0):
+    """Inputs 'signal' (the class sets which of 3 channel groups fires) and 'noise' (counts
+    independent of the class) of the same recordings, and their labels."""
+    rng = np.random.default_rng(seed)
+    y = {s: rng.integers(0, 3, k) for s, k in zip(("train", "val", "test"), n)}
+    sig, noise = {}, {}
+    for s, lab in y.items():
+        x = rng.poisson(0.2, (10, lab.size, 12)).astype(np.uint8)
+        for c in range(3):
+            x[:, lab == c, 4 * c:4 * c + 4] += rng.poisson(1.5, (10, int(np.sum(lab == c)), 4)).astype(np.uint8)
+        sig[s] = x
+        noise[s] = rng.poisson(0.7, (10, lab.size, 6)).astype(np.uint8)
+    return [exp.Inputs("signal", sig, {"synthetic": "signal"}, "t-signal"),
+            exp.Inputs("noise", noise, {"synthetic": "noise"}, "t-noise")], y
+
+
+def test_classification_chooses_the_input_on_validation_never_on_test(tmp_path):
+    inputs, y = _two_inputs()
+    base = ReservoirParams(n_inputs=12, n_units=30, time_bins=10, dt=1.0)
+    kw = dict(seeds=(0,), gains=(4.0, 16.0), windows_grid=(1, 2), logistic=False, learning_curve=None,
+              sensitivity=False, progress=False, cache_dir=tmp_path)
+    res = exp.classification(inputs, y, base, **kw)
+    # every (input, gain, windows) cell searched, the choice is the best validation cell
+    assert {(r["input"], r["input_gain"], r["windows"]) for r in res["search"]} == \
+        {(i, g, w) for i in ("signal", "noise") for g in (4.0, 16.0) for w in (1, 2)}
+    best = max(r["ridge_val_accuracy"] for r in res["search"])
+    assert res["chosen"]["ridge"]["ridge_val_accuracy"] == best
+    assert res["chosen"]["ridge"]["input"] == "signal" and res["raw_chosen"]["ridge"]["input"] == "signal"
+    assert res["params_by_readout"]["ridge"]["n_inputs"] == 12
+    assert res["runs"]["ideal"][0]["ridge"]["input"] == "signal"
+    # Test labels play no part in any choice: scrambled, the same choices and validation figures
+    y2 = dict(y, test=np.random.default_rng(5).permutation(y["test"]))
+    res2 = exp.classification(inputs, y2, base, **kw)
+    assert res2["chosen"] == res["chosen"] and res2["raw_chosen"] == res["raw_chosen"]
+    assert res2["table"]["ideal"]["ridge"]["val_accuracy"] == res["table"]["ideal"]["ridge"]["val_accuracy"]
+
+
+def test_classification_refuses_inputs_that_do_not_match_the_labels(tmp_path):
+    inputs, y = _two_inputs()
+    base = ReservoirParams(n_inputs=12, n_units=30, time_bins=10, dt=1.0)
+    short = exp.Inputs("short", {s: x[:, :-1] for s, x in inputs[0].data.items()}, {"s": 1}, "t-short")
+    with pytest.raises(ValueError, match="short.*recordings per split"):
+        exp.classification([short], y, base, seeds=(0,), logistic=False, learning_curve=None, sensitivity=False,
+                           cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="distinct names"):
+        exp.classification([inputs[0], inputs[0]], y, base, seeds=(0,), logistic=False, cache_dir=tmp_path)
