@@ -388,7 +388,7 @@ def clock_run_threads(plan: ThreadPlan, step0, step1, pop_start, pop_stop, pop_k
 class thread_pool:
     """``with thread_pool(n):`` numba's pool limited to ``n`` threads (at most its size) for the
     block, with passive OpenMP waiting (:func:`_passive_wait`), as :func:`clock_run_threads` sets
-    them; the previous thread count is restored on exit. For other threaded kernels (``plastic.py``)."""
+    them; the previous thread count is restored on exit. For other threaded kernels (``_plastic_threads.py``)."""
 
     def __init__(self, threads: int):
         self.threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
@@ -438,7 +438,7 @@ def plan_threads(engine) -> int:
     """The number of threads ``engine.run`` uses: ``engine.threads`` when given, else the cores
     available, at most one per MIN_NEURONS_PER_THREAD neurons; 1 where only one-thread kernels
     exist (exact mode, astrocyte networks). Plastic networks have a threaded kernel of their own
-    (``plastic.py``) and follow the same rule."""
+    (``_plastic_threads.py``) and follow the same rule."""
     if engine.mode != "clock" or getattr(engine, "_astro", False):
         return 1
     if engine.threads is not None:

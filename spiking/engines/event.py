@@ -254,7 +254,6 @@ class EventEngine:
         if self._plastic:  # plastic projections: the kernel of spiking.engines.plastic
             from .plastic import run_clock_plastic
             return run_clock_plastic(self, duration, rng, record, record_ids, progress)
-        dt = self.dt
         n_steps, src_i, src_ptr = self._source_schedule(duration, rng)
         v, ie, ii = self._initial_state()
         ref_end = kernels.new_refractory(self.n_total, n_steps, self.coef)
